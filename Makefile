@@ -1,0 +1,34 @@
+# The two commands of the README: `make demo` (the main job) and `make test` (every check CI runs).
+# Both create the virtual environment on first use, so they work on a fresh machine.
+VENV ?= .venv
+BIN := $(VENV)/bin
+PYTHON ?= python3
+
+.PHONY: demo test lint typecheck layers unit bench
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: $(BIN)/.installed
+	$(BIN)/hdra demo
+
+unit: $(BIN)/.installed
+	$(BIN)/pytest -q
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(BIN)/.installed
+	$(BIN)/mypy
+
+layers: $(BIN)/.installed
+	$(BIN)/lint-imports
+
+test: unit typecheck lint layers
+
+bench: $(BIN)/.installed
+	$(BIN)/python benchmarks/run.py
