@@ -31,4 +31,4 @@ layers: $(BIN)/.installed
 test: unit typecheck lint layers
 
 bench: $(BIN)/.installed
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/publish.py --json benchmarks/results.json

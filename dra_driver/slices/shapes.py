@@ -1,0 +1,185 @@
+"""What one physical card becomes in each sharing mode (DESIGN section 4).
+
+Owns: ``CardGroup`` (the devices published for one card, plus its counter set in partitions
+mode) and ``card_group``. It must never decide which slice a device goes to (``layout.py``) or
+talk about slice names, pools or versions beyond the size limits it is handed.
+
+Arithmetic contracts:
+* Memory is published in whole MiB (the card's bytes rounded down to a MiB): the capacity mode's
+  policy needs ``max`` and ``default`` to be multiples of its 1Mi step, and the enforcement side
+  (HAMi-core) counts MiB anyway. Every memory value is a byte quantity (``40Gi``, ``5120Mi``).
+* A share of 1/n of a card gets ``floor(MiB / n)`` MiB and ``floor(100 / n)`` percent of cores, so
+  n shares never exceed the card (with 8 partitions, 8 x 12 % = 96 % of cores are handed out).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kubernetes.client import (
+    V1CapacityRequestPolicy,
+    V1CapacityRequestPolicyRange,
+    V1Counter,
+    V1CounterSet,
+    V1Device,
+    V1DeviceAttribute,
+    V1DeviceCapacity,
+    V1DeviceCounterConsumption,
+)
+
+from dra_driver.devices import AcceleratorDevice
+from dra_driver.slices.attributes import (
+    PARENT_UUID,
+    REPLICA,
+    attribute,
+    card_attributes,
+    check_device_size,
+    derived_name,
+)
+from dra_driver.slices.limits import SliceLimits
+from dra_driver.slices.modes import SharingMode
+from dra_driver.slices.options import SliceOptions
+from dra_driver.slices.quantity import MIB, bytes_quantity
+
+MEMORY = "memory"
+CORES = "cores"
+SHARES = "shares"
+FULL_CORES = 100
+
+
+@dataclass
+class CardGroup:
+    """The devices published for one card, in order; ``counter_set`` only in partitions mode."""
+
+    card: AcceleratorDevice
+    devices: list[V1Device] = field(default_factory=list)
+    counter_set: V1CounterSet | None = None
+
+
+def card_group(
+    card: AcceleratorDevice, mode: SharingMode, options: SliceOptions, limits: SliceLimits
+) -> CardGroup:
+    """The devices (and counters) ``card`` is published as in ``mode``."""
+    attributes = card_attributes(card, limits)
+    if mode is SharingMode.CAPACITY:
+        group = CardGroup(card, [_capacity_device(card, attributes, options)])
+    elif mode is SharingMode.PARTITIONS:
+        group = _partitions(card, attributes, options)
+    elif mode is SharingMode.REPLICAS:
+        group = CardGroup(card, _replicas(card, attributes, options))
+    elif mode is SharingMode.EXCLUSIVE:
+        whole = _whole_mib(card, 1) * MIB
+        group = CardGroup(card, [V1Device(name=card.name, attributes=attributes, capacity=_plain(whole, 100))])
+    else:
+        raise ValueError(f"sharing mode {mode.value!r} cannot shape devices; resolve 'auto' first")
+    for device in group.devices:
+        check_device_size(device, card, limits)
+    return group
+
+
+def _whole_mib(card: AcceleratorDevice, parts: int) -> int:
+    """MiB of one of ``parts`` equal shares of ``card``; a share below 1 MiB is an error."""
+    mib = card.memory_mib // parts
+    if mib < 1:
+        raise ValueError(
+            f"device {card.name!r}: {card.memory_bytes} bytes of memory cannot be split into {parts} "
+            "parts of at least 1 MiB"
+        )
+    return mib
+
+
+def _plain(memory_bytes: int, cores: int) -> dict[str, V1DeviceCapacity]:
+    return {
+        MEMORY: V1DeviceCapacity(value=bytes_quantity(memory_bytes)),
+        CORES: V1DeviceCapacity(value=str(cores)),
+    }
+
+
+def _capacity_device(
+    card: AcceleratorDevice, attributes: dict[str, V1DeviceAttribute], options: SliceOptions
+) -> V1Device:
+    # The range rule "min + step <= value" needs at least 2 MiB; _whole_mib raises below that.
+    _whole_mib(card, 2)
+    memory = bytes_quantity(card.memory_mib * MIB)
+    memory_policy = V1CapacityRequestPolicy(
+        default=memory,
+        valid_range=V1CapacityRequestPolicyRange(min="1Mi", max=memory, step="1Mi"),
+    )
+    cores_policy = V1CapacityRequestPolicy(
+        default="0",
+        valid_range=V1CapacityRequestPolicyRange(min="0", max=str(FULL_CORES), step="1"),
+    )
+    # validValues ["1"]: every allocation takes exactly one share, so `shares` caps the sharers.
+    shares_policy = V1CapacityRequestPolicy(default="1", valid_values=["1"])
+    return V1Device(
+        name=card.name,
+        attributes=attributes,
+        allow_multiple_allocations=True,
+        capacity={
+            MEMORY: V1DeviceCapacity(value=memory, request_policy=memory_policy),
+            CORES: V1DeviceCapacity(value=str(FULL_CORES), request_policy=cores_policy),
+            SHARES: V1DeviceCapacity(value=str(options.shares), request_policy=shares_policy),
+        },
+    )
+
+
+def _consumes(counter_set: str, memory_bytes: int, cores: int) -> list[V1DeviceCounterConsumption]:
+    return [
+        V1DeviceCounterConsumption(
+            counter_set=counter_set,
+            counters={MEMORY: V1Counter(value=bytes_quantity(memory_bytes)), CORES: V1Counter(value=str(cores))},
+        )
+    ]
+
+
+def _partitions(
+    card: AcceleratorDevice, attributes: dict[str, V1DeviceAttribute], options: SliceOptions
+) -> CardGroup:
+    """The whole card plus ``f`` partitions per fraction, all drawing on one counter set.
+
+    The whole-card device is the card itself (no ``parentUUID``); each partition carries the card's
+    attributes plus ``parentUUID``.
+    """
+    set_name = derived_name(card, "counters")
+    whole = _whole_mib(card, 1) * MIB
+    counter_set = V1CounterSet(
+        name=set_name,
+        counters={MEMORY: V1Counter(value=bytes_quantity(whole)), CORES: V1Counter(value=str(FULL_CORES))},
+    )
+    devices = [
+        V1Device(
+            name=card.name,
+            attributes=attributes,
+            capacity=_plain(whole, FULL_CORES),
+            consumes_counters=_consumes(set_name, whole, FULL_CORES),
+        )
+    ]
+    child_attributes = {**attributes, PARENT_UUID: attribute(card.uuid)}
+    for fraction in options.partition_fractions:
+        memory = _whole_mib(card, fraction) * MIB
+        cores = FULL_CORES // fraction
+        devices.extend(
+            V1Device(
+                name=derived_name(card, f"p{fraction}-{j}"),
+                attributes=dict(child_attributes),
+                capacity=_plain(memory, cores),
+                consumes_counters=_consumes(set_name, memory, cores),
+            )
+            for j in range(fraction)
+        )
+    return CardGroup(card, devices, counter_set)
+
+
+def _replicas(
+    card: AcceleratorDevice, attributes: dict[str, V1DeviceAttribute], options: SliceOptions
+) -> list[V1Device]:
+    count = options.replicas
+    memory = _whole_mib(card, count) * MIB
+    return [
+        V1Device(
+            name=derived_name(card, f"r{j}"),
+            attributes={**attributes, PARENT_UUID: attribute(card.uuid), REPLICA: attribute(j)},
+            capacity=_plain(memory, FULL_CORES // count),
+        )
+        for j in range(count)
+    ]
