@@ -13,12 +13,24 @@ from dra_driver.devices.base import (
     DeviceBackend,
     Version,
 )
+from dra_driver.devices.mock import MOCK_PROFILES, MockBackend
+from dra_driver.devices.nvidia import NvidiaBackend
+from dra_driver.devices.registry import BACKENDS, DRIVER_FOR_BACKEND, make_backend
+from dra_driver.devices.versions import cuda_version_from_int, normalize_version
 
 __all__ = [
+    "BACKENDS",
+    "DRIVER_FOR_BACKEND",
+    "MOCK_PROFILES",
     "AcceleratorDevice",
     "AttributeValue",
     "BackendError",
     "BackendUnavailable",
     "DeviceBackend",
+    "MockBackend",
+    "NvidiaBackend",
     "Version",
+    "cuda_version_from_int",
+    "make_backend",
+    "normalize_version",
 ]

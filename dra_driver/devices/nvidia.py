@@ -59,7 +59,9 @@ class NvidiaBackend:
             pynvml.nvmlInit()
         except pynvml.NVMLError as error:
             if error.value in UNAVAILABLE_ERRORS:
-                raise BackendUnavailable(f"{NO_DRIVER}: {describe(error)}") from error
+                # pynvml raises LibraryNotFound inside its ``except OSError``: keep the loader's reason.
+                reason = f" ({error.__context__})" if isinstance(error.__context__, OSError) else ""
+                raise BackendUnavailable(f"{NO_DRIVER}: {describe(error)}{reason}") from error
             raise BackendError(f"NVML initialisation failed: {describe(error)}") from error
         try:
             return self._discover_initialised()

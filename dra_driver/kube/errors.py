@@ -7,6 +7,9 @@ error (urllib3, socket, http.client) onto it. Every message names the verb, the 
 retry, sleep or talk to a server: it only classifies what already happened.
 """
 
+# The names mirror the Kubernetes Status reasons (NotFound, AlreadyExists, ...), not Python's Error suffix.
+# ruff: noqa: N818
+
 from __future__ import annotations
 
 import http.client
@@ -185,26 +188,34 @@ def _api_error_class(code: int, reason: str | None) -> type[KubeError]:
     return KubeError
 
 
-def translate(
-    exc: BaseException, verb: str, kind: str, name: str | None, namespace: str | None
-) -> KubeError:
+def translate(exc: BaseException, verb: str, kind: str, name: str | None, namespace: str | None) -> KubeError:
     """Map a client or transport exception onto hdra's hierarchy, keeping everything that names the cause.
 
     ``ApiException`` with status 0 (the client's own TLS or request-building failures) stays a plain
     :class:`KubeError`: retrying it cannot help. Anything that is not an ``ApiException`` but is in
     :data:`TRANSLATABLE` means no HTTP response arrived, hence :class:`Unavailable`.
     """
-    where = {"verb": verb, "kind": kind, "name": name, "namespace": namespace}
     if isinstance(exc, ApiException):
         status = _parse_status_body(exc.body)
         code = status.get("code") if isinstance(status.get("code"), int) else exc.status
         reason = status.get("reason") or exc.reason
         message = status.get("message") or "the response carried no Status message"
         if not isinstance(code, int) or code == 0:
-            return KubeError(**where, code=None, reason=None, detail=f"client error: {exc.reason}")
+            return KubeError(
+                verb=verb,
+                kind=kind,
+                name=name,
+                namespace=namespace,
+                code=None,
+                reason=None,
+                detail=f"client error: {exc.reason}",
+            )
         cls = _api_error_class(code, str(reason) if reason else None)
         return cls(
-            **where,
+            verb=verb,
+            kind=kind,
+            name=name,
+            namespace=namespace,
             code=code,
             reason=str(reason) if reason else None,
             detail=str(message),
@@ -214,4 +225,6 @@ def translate(
     if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
         cause = exc.reason
     detail = f"connection failed: {type(cause).__name__}: {cause}"
-    return Unavailable(**where, code=None, reason=None, detail=detail)
+    return Unavailable(
+        verb=verb, kind=kind, name=name, namespace=namespace, code=None, reason=None, detail=detail
+    )

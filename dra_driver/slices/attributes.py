@@ -61,7 +61,8 @@ def card_attributes(device: AcceleratorDevice, limits: SliceLimits) -> dict[str,
     for key, value in device.extra_attributes.items():
         if key in reserved:
             raise ValueError(
-                f"device {device.name!r}: extra attribute {key!r} clashes with an attribute hdra publishes itself"
+                f"device {device.name!r}: extra attribute {key!r} clashes with an attribute "
+                "hdra publishes itself"
             )
         values[key] = value
     for key, value in values.items():
@@ -77,7 +78,9 @@ def derived_name(card: AcceleratorDevice, suffix: str) -> str:
     """``<card name>-<suffix>`` (``gpu-0-p4-1``), checked to be a DNS label."""
     name = f"{card.name}-{suffix}"
     if _DNS_LABEL.fullmatch(name) is None:
-        raise ValueError(f"device {card.name!r}: derived name {name!r} is not a DNS label of at most 63 characters")
+        raise ValueError(
+            f"device {card.name!r}: derived name {name!r} is not a DNS label of at most 63 characters"
+        )
     return name
 
 
@@ -86,7 +89,8 @@ def check_device_size(device: V1Device, card: AcceleratorDevice, limits: SliceLi
     total = len(device.attributes or {}) + len(device.capacity or {})
     if total > limits.max_attributes_and_capacities:
         raise ValueError(
-            f"device {device.name!r} (card {card.name!r}, uuid {card.uuid}) would have {total} attributes and "
-            f"capacities; the API allows at most {limits.max_attributes_and_capacities} — drop extra attributes"
+            f"device {device.name!r} (card {card.name!r}, uuid {card.uuid}) would have {total} "
+            f"attributes and capacities; the API allows at most {limits.max_attributes_and_capacities}: "
+            "drop extra attributes"
         )
     return device

@@ -55,9 +55,9 @@ def parse_quantity(text: str) -> Decimal:
     number, suffix = match.group(1), match.group(2)
     try:
         base = Decimal(number)
-        if suffix[:1] in ("e", "E"):
-            return base * Decimal(10) ** int(suffix[1:])
-        return base * _MULTIPLIERS[suffix]
+        if suffix in _MULTIPLIERS:  # before exponents: "Ei" and "E" are suffixes, "E3" is not
+            return base * _MULTIPLIERS[suffix]
+        return base * Decimal(10) ** int(suffix[1:])
     except (InvalidOperation, ValueError) as error:
         raise ValueError(f"{text!r} is not a Kubernetes quantity: {error}") from None
 

@@ -69,7 +69,9 @@ def card_group(
         group = CardGroup(card, _replicas(card, attributes, options))
     elif mode is SharingMode.EXCLUSIVE:
         whole = _whole_mib(card, 1) * MIB
-        group = CardGroup(card, [V1Device(name=card.name, attributes=attributes, capacity=_plain(whole, 100))])
+        group = CardGroup(
+            card, [V1Device(name=card.name, attributes=attributes, capacity=_plain(whole, 100))]
+        )
     else:
         raise ValueError(f"sharing mode {mode.value!r} cannot shape devices; resolve 'auto' first")
     for device in group.devices:
@@ -127,7 +129,10 @@ def _consumes(counter_set: str, memory_bytes: int, cores: int) -> list[V1DeviceC
     return [
         V1DeviceCounterConsumption(
             counter_set=counter_set,
-            counters={MEMORY: V1Counter(value=bytes_quantity(memory_bytes)), CORES: V1Counter(value=str(cores))},
+            counters={
+                MEMORY: V1Counter(value=bytes_quantity(memory_bytes)),
+                CORES: V1Counter(value=str(cores)),
+            },
         )
     ]
 

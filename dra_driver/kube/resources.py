@@ -1,0 +1,360 @@
+"""Typed accessors for one kind of object: get, list, create, update, delete, modify.
+
+Owns: the descriptor of each kind hdra uses (:class:`KindSpec`: model, API group, the stem from
+which the official client's method names derive) and one generic implementation of the verbs,
+exposed as :class:`ClusterResource` / :class:`NamespacedResource` (namespace first). Every call goes
+through the retry policy and raises hdra's exceptions only. It must never hold state between calls
+(no caches: that is :mod:`.watch`'s job) and never write without the resourceVersion it read, except
+where a caller hands in an object without one (an unconditional update, as in Kubernetes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, Protocol, TypeVar
+
+from kubernetes.client import V1DeleteOptions, V1ObjectMeta, V1Preconditions
+
+from .errors import TRANSLATABLE, NotFound, translate
+from .retry import RetryPolicy, call_with_retry, retry_on_conflict
+
+R = TypeVar("R")
+
+
+class KubeObject(Protocol):
+    """What every top-level model of the official client has."""
+
+    @property
+    def metadata(self) -> V1ObjectMeta | None: ...
+
+
+T = TypeVar("T", bound=KubeObject)
+
+Verb = Literal[
+    "read", "list", "list_all", "create", "replace", "replace_status", "delete", "delete_collection"
+]
+
+
+@dataclass(frozen=True)
+class KindSpec(Generic[T]):
+    """One kind as the official client exposes it.
+
+    ``stem`` is the snake-case name in the client's method names: ``read_resource_slice``,
+    ``list_namespaced_resource_claim``, ``list_resource_claim_for_all_namespaces``,
+    ``replace_namespaced_resource_claim_status`` and so on all derive from it.
+    """
+
+    kind: str
+    model: type[T]
+    api: Literal["core", "resource"]
+    stem: str
+    namespaced: bool
+    has_status: bool = False
+
+    def method_names(self) -> dict[Verb, str]:
+        stem = self.stem
+        if not self.namespaced:
+            return {
+                "read": f"read_{stem}",
+                "list": f"list_{stem}",
+                "create": f"create_{stem}",
+                "replace": f"replace_{stem}",
+                "delete": f"delete_{stem}",
+                "delete_collection": f"delete_collection_{stem}",
+            }
+        names: dict[Verb, str] = {
+            "read": f"read_namespaced_{stem}",
+            "list": f"list_namespaced_{stem}",
+            "list_all": f"list_{stem}_for_all_namespaces",
+            "create": f"create_namespaced_{stem}",
+            "replace": f"replace_namespaced_{stem}",
+            "delete": f"delete_namespaced_{stem}",
+            "delete_collection": f"delete_collection_namespaced_{stem}",
+        }
+        if self.has_status:
+            names["replace_status"] = f"replace_namespaced_{stem}_status"
+        return names
+
+
+@dataclass(frozen=True)
+class ObjectList(Generic[T]):
+    """A list result: the items and the collection's resourceVersion (the point to watch from)."""
+
+    items: tuple[T, ...]
+    resource_version: str
+
+
+def object_meta(obj: KubeObject, kind: str) -> V1ObjectMeta:
+    """The object's metadata, or a ValueError naming the kind when it has none."""
+    if obj.metadata is None:
+        raise ValueError(f"{kind} object has no metadata")
+    return obj.metadata
+
+
+def object_name(obj: KubeObject, kind: str) -> str:
+    name = object_meta(obj, kind).name
+    if not name:
+        raise ValueError(f"{kind} object has no metadata.name")
+    return name
+
+
+class Resource(Generic[T]):
+    """The verbs, implemented once with an explicit namespace (None for cluster-scoped kinds)."""
+
+    def __init__(self, spec: KindSpec[T], api: object, policy: RetryPolicy) -> None:
+        self.spec = spec
+        self.policy = policy
+        self._fns: dict[Verb, Callable[..., Any]] = {}
+        for verb, method in spec.method_names().items():
+            fn = getattr(api, method, None)
+            if fn is None:
+                raise TypeError(f"{type(api).__name__} has no method {method!r} for {spec.kind} ({verb})")
+            self._fns[verb] = fn
+
+    # -- plumbing -----------------------------------------------------------------------------------
+
+    def _scope(self, namespace: str | None) -> dict[str, str]:
+        if not self.spec.namespaced:
+            return {}
+        if not namespace:
+            raise ValueError(f"{self.spec.kind} is namespaced: a namespace is required")
+        return {"namespace": namespace}
+
+    def _call(self, verb: str, name: str | None, namespace: str | None, thunk: Callable[[], R]) -> R:
+        kind = self.spec.kind
+
+        def attempt() -> R:
+            try:
+                return thunk()
+            except TRANSLATABLE as exc:
+                raise translate(exc, verb, kind, name, namespace) from exc
+
+        where = kind if name is None else f"{kind} {namespace + '/' if namespace else ''}{name}"
+        return call_with_retry(self.policy, f"{verb} {where}", attempt)
+
+    def _check_namespace(self, obj: T, namespace: str | None) -> None:
+        declared = object_meta(obj, self.spec.kind).namespace
+        if declared and namespace and declared != namespace:
+            raise ValueError(
+                f"{self.spec.kind} {object_name(obj, self.spec.kind)!r} declares namespace {declared!r} "
+                f"but the call targets namespace {namespace!r}"
+            )
+
+    @staticmethod
+    def _discard(response: Any) -> None:
+        """Consume a raw (``_preload_content=False``) response so the connection returns to the pool."""
+        response.read()
+        response.release_conn()
+
+    # -- verbs with an explicit scope ----------------------------------------------------------------
+
+    def list_objects(
+        self, namespace: str | None, field_selector: str | None = None, label_selector: str | None = None
+    ) -> ObjectList[T]:
+        """List in ``namespace``, or across all namespaces when it is None (namespaced kinds)."""
+        fn, scope = self.list_function(namespace)
+        result = self._call(
+            "list",
+            None,
+            namespace,
+            lambda: fn(
+                **scope,
+                field_selector=field_selector,
+                label_selector=label_selector,
+                _request_timeout=self.policy.request_timeout_s,
+            ),
+        )
+        rv = result.metadata.resource_version if result.metadata is not None else None
+        return ObjectList(items=tuple(result.items), resource_version=rv or "")
+
+    def list_function(self, namespace: str | None) -> tuple[Callable[..., Any], dict[str, str]]:
+        """The official list method and its scope arguments, for list calls and watch streams."""
+        if self.spec.namespaced and namespace is None:
+            return self._fns["list_all"], {}
+        return self._fns["list"], self._scope(namespace)
+
+    def _get(self, namespace: str | None, name: str) -> T:
+        fn, scope = self._fns["read"], self._scope(namespace)
+        result: T = self._call(
+            "get",
+            name,
+            namespace,
+            lambda: fn(name=name, **scope, _request_timeout=self.policy.request_timeout_s),
+        )
+        return result
+
+    def _create(self, namespace: str | None, obj: T) -> T:
+        scope = self._scope(namespace)
+        self._check_namespace(obj, namespace)
+        name = object_meta(obj, self.spec.kind).name or object_meta(obj, self.spec.kind).generate_name
+        fn = self._fns["create"]
+        result: T = self._call(
+            "create",
+            name,
+            namespace,
+            lambda: fn(**scope, body=obj, _request_timeout=self.policy.request_timeout_s),
+        )
+        return result
+
+    def _update(self, namespace: str | None, obj: T, *, status: bool = False) -> T:
+        scope = self._scope(namespace)
+        self._check_namespace(obj, namespace)
+        name = object_name(obj, self.spec.kind)
+        fn = self._fns["replace_status" if status else "replace"]
+        result: T = self._call(
+            "update status" if status else "update",
+            name,
+            namespace,
+            lambda: fn(name=name, **scope, body=obj, _request_timeout=self.policy.request_timeout_s),
+        )
+        return result
+
+    def _delete(
+        self, namespace: str | None, name: str, uid: str | None, resource_version: str | None
+    ) -> bool:
+        scope = self._scope(namespace)
+        body = None
+        if uid is not None or resource_version is not None:
+            body = V1DeleteOptions(preconditions=V1Preconditions(uid=uid, resource_version=resource_version))
+        fn = self._fns["delete"]
+        try:
+            self._call(
+                "delete",
+                name,
+                namespace,
+                lambda: self._discard(
+                    fn(
+                        name=name,
+                        **scope,
+                        body=body,
+                        _preload_content=False,
+                        _request_timeout=self.policy.request_timeout_s,
+                    )
+                ),
+            )
+        except NotFound:
+            return False
+        return True
+
+    def _delete_collection(
+        self, namespace: str | None, field_selector: str | None, label_selector: str | None
+    ) -> None:
+        scope = self._scope(namespace)
+        fn = self._fns["delete_collection"]
+        self._call(
+            "deletecollection",
+            None,
+            namespace,
+            lambda: self._discard(
+                fn(
+                    **scope,
+                    field_selector=field_selector,
+                    label_selector=label_selector,
+                    _preload_content=False,
+                    _request_timeout=self.policy.request_timeout_s,
+                )
+            ),
+        )
+
+    def _modify(
+        self, namespace: str | None, name: str, mutate: Callable[[T], T | None], *, status: bool = False
+    ) -> T | None:
+        """GET, mutate, PUT with the read resourceVersion; on 409 Conflict start over from the GET.
+
+        ``mutate`` runs once per attempt on a freshly read object; returning None means "nothing to
+        change" and nothing is written.
+        """
+
+        def read_modify_write() -> T | None:
+            current = self._get(namespace, name)
+            changed = mutate(current)
+            if changed is None:
+                return None
+            changed_name = object_name(changed, self.spec.kind)
+            if changed_name != name:
+                raise ValueError(
+                    f"modify of {self.spec.kind} {name!r} returned an object named {changed_name!r}"
+                )
+            return self._update(namespace, changed, status=status)
+
+        where = f"{self.spec.kind} {namespace + '/' if namespace else ''}{name}"
+        return retry_on_conflict(self.policy, f"modify {where}", read_modify_write)
+
+
+class ClusterResource(Resource[T]):
+    """A cluster-scoped kind (ResourceSlice, DeviceClass, Node)."""
+
+    def get(self, name: str) -> T:
+        return self._get(None, name)
+
+    def list(self, *, field_selector: str | None = None, label_selector: str | None = None) -> ObjectList[T]:
+        return self.list_objects(None, field_selector, label_selector)
+
+    def create(self, obj: T) -> T:
+        return self._create(None, obj)
+
+    def update(self, obj: T) -> T:
+        """PUT; a stale metadata.resourceVersion raises Conflict."""
+        return self._update(None, obj)
+
+    def delete(self, name: str, *, uid: str | None = None, resource_version: str | None = None) -> bool:
+        """True if deleted, False if it did not exist; uid/resource_version are preconditions (409)."""
+        return self._delete(None, name, uid, resource_version)
+
+    def delete_collection(
+        self, *, field_selector: str | None = None, label_selector: str | None = None
+    ) -> None:
+        self._delete_collection(None, field_selector, label_selector)
+
+    def modify(self, name: str, mutate: Callable[[T], T | None]) -> T | None:
+        return self._modify(None, name, mutate)
+
+
+class NamespacedResource(Resource[T]):
+    """A namespaced kind (ResourceClaim, ResourceClaimTemplate, Event); the namespace comes first."""
+
+    def get(self, namespace: str, name: str) -> T:
+        return self._get(namespace, name)
+
+    def list(
+        self,
+        namespace: str | None = None,
+        *,
+        field_selector: str | None = None,
+        label_selector: str | None = None,
+    ) -> ObjectList[T]:
+        """List in ``namespace``; None lists across all namespaces."""
+        return self.list_objects(namespace, field_selector, label_selector)
+
+    def create(self, namespace: str, obj: T) -> T:
+        return self._create(namespace, obj)
+
+    def update(self, namespace: str, obj: T) -> T:
+        """PUT; a stale metadata.resourceVersion raises Conflict. Kinds with status ignore .status here."""
+        return self._update(namespace, obj)
+
+    def delete(
+        self, namespace: str, name: str, *, uid: str | None = None, resource_version: str | None = None
+    ) -> bool:
+        return self._delete(namespace, name, uid, resource_version)
+
+    def delete_collection(
+        self, namespace: str, *, field_selector: str | None = None, label_selector: str | None = None
+    ) -> None:
+        self._delete_collection(namespace, field_selector, label_selector)
+
+    def modify(self, namespace: str, name: str, mutate: Callable[[T], T | None]) -> T | None:
+        return self._modify(namespace, name, mutate)
+
+
+class NamespacedStatusResource(NamespacedResource[T]):
+    """A namespaced kind with a status subresource (ResourceClaim)."""
+
+    def update_status(self, namespace: str, obj: T) -> T:
+        """PUT .../status: only .status changes; a stale resourceVersion raises Conflict."""
+        return self._update(namespace, obj, status=True)
+
+    def modify_status(self, namespace: str, name: str, mutate: Callable[[T], T | None]) -> T | None:
+        """Like :meth:`modify`, writing through the status subresource."""
+        return self._modify(namespace, name, mutate, status=True)

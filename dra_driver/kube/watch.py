@@ -1,0 +1,194 @@
+"""An informer-like watch: list, then watch from the list's resourceVersion, forever until stopped.
+
+Owns: the list+watch loop over one resource (optionally one namespace and selectors), its cache of
+the last seen object per (namespace, name), and recovery: 410 Gone re-lists and yields the
+difference against the cache; dropped connections and 5xx resume from the last resourceVersion
+after a jittered backoff. It must never yield a BOOKMARK or an ERROR (callers see only ADDED,
+MODIFIED, DELETED with typed objects), never compare resourceVersions other than for equality
+(they are opaque), and never block a set ``stop`` for longer than a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Generic, Literal
+
+from kubernetes import watch as kube_watch
+
+from .errors import TRANSLATABLE, Gone, translate
+from .resources import Resource, T, object_meta
+from .retry import TRANSIENT
+
+log = logging.getLogger("hdra.kube")
+
+EventType = Literal["ADDED", "MODIFIED", "DELETED"]
+Key = tuple[str, str]
+
+# How often the helper thread looks at ``stop`` while a stream is blocked reading.
+_STOP_POLL_S = 0.1
+# Client-side read timeout beyond the server's own watch timeout: catches silently dead connections.
+_READ_GRACE_S = 30.0
+
+
+@dataclass(frozen=True)
+class WatchEvent(Generic[T]):
+    type: EventType
+    object: T
+
+
+def _key(obj: Any, kind: str) -> Key:
+    meta = object_meta(obj, kind)
+    return (meta.namespace or "", meta.name or "")
+
+
+def _rv(obj: Any, kind: str) -> str | None:
+    return object_meta(obj, kind).resource_version
+
+
+def _relist_events(cache: dict[Key, T], items: tuple[T, ...], kind: str) -> Iterator[WatchEvent[T]]:
+    """Bring ``cache`` to ``items``, yielding the changes: new ADDED, other RV MODIFIED, gone DELETED."""
+    fresh = {_key(obj, kind): obj for obj in items}
+    for key, obj in fresh.items():
+        old = cache.get(key)
+        cache[key] = obj
+        if old is None:
+            yield WatchEvent("ADDED", obj)
+        elif _rv(old, kind) != _rv(obj, kind):
+            yield WatchEvent("MODIFIED", obj)
+    for key in [key for key in cache if key not in fresh]:
+        # The object was deleted while we could not watch: its last known state is all we have.
+        yield WatchEvent("DELETED", cache.pop(key))
+
+
+@contextmanager
+def _interrupt_when(stop: threading.Event, stream: kube_watch.Watch) -> Iterator[None]:
+    """Close ``stream``'s socket as soon as ``stop`` is set, so a blocked read returns at once.
+
+    ``Watch.stop()`` only sets a flag if no response is open yet, so the helper keeps poking until
+    the stream is over: that closes the window between opening the request and storing the response.
+    """
+    over = threading.Event()
+
+    def run() -> None:
+        while not over.is_set():
+            if stop.wait(_STOP_POLL_S):
+                stream.stop()  # type: ignore[no-untyped-call]
+                over.wait(_STOP_POLL_S)
+
+    helper = threading.Thread(target=run, name="hdra-watch-stop", daemon=True)
+    helper.start()
+    try:
+        yield
+    finally:
+        over.set()
+        helper.join()
+
+
+def watch(
+    resource: Resource[T],
+    *,
+    stop: threading.Event,
+    namespace: str | None = None,
+    field_selector: str | None = None,
+    label_selector: str | None = None,
+    timeout_seconds: int = 300,
+) -> Iterator[WatchEvent[T]]:
+    """Yield ADDED for every listed object, then every change, until ``stop`` is set.
+
+    ``namespace`` applies to namespaced kinds (None = all namespaces). ``timeout_seconds`` is the
+    server-side lifetime of one watch request; the loop simply re-watches when it ends. Errors the
+    server will keep giving (400, 403, 404, ...) are raised; transient ones are retried forever,
+    paced by the resource's retry policy.
+    """
+    kind = resource.spec.kind
+    cache: dict[Key, T] = {}
+    resource_version: str | None = None  # None: (re-)list before watching
+    failures = 0
+    while not stop.is_set():
+        try:
+            if resource_version is None:
+                listed = resource.list_objects(namespace, field_selector, label_selector)
+                yield from _relist_events(cache, listed.items, kind)
+                resource_version = listed.resource_version
+                failures = 0
+            for event_type, obj, new_rv in _stream(
+                resource,
+                namespace=namespace,
+                field_selector=field_selector,
+                label_selector=label_selector,
+                resource_version=resource_version,
+                timeout_seconds=timeout_seconds,
+                stop=stop,
+            ):
+                resource_version = new_rv or resource_version
+                failures = 0
+                if event_type == "BOOKMARK":
+                    continue
+                key = _key(obj, kind)
+                if event_type == "DELETED":
+                    cache.pop(key, None)
+                    yield WatchEvent("DELETED", obj)
+                elif event_type in ("ADDED", "MODIFIED"):
+                    known = key in cache
+                    cache[key] = obj
+                    yield WatchEvent("MODIFIED" if known else "ADDED", obj)
+                else:
+                    log.warning("watch %s: ignoring event of unknown type %r", kind, event_type)
+            # The server ended the request (its timeout) or stop was set: loop, re-watch from the RV.
+        except Gone as exc:
+            log.info("watch %s: %s; re-listing", kind, exc)
+            resource_version = None
+        except TRANSIENT as exc:
+            if stop.is_set():
+                break
+            failures += 1
+            delay = resource.policy.reconnect_delay(failures)
+            log.warning("watch %s failed (%d in a row), resuming in %.2fs: %s", kind, failures, delay, exc)
+            stop.wait(delay)
+
+
+def _stream(
+    resource: Resource[T],
+    *,
+    namespace: str | None,
+    field_selector: str | None,
+    label_selector: str | None,
+    resource_version: str,
+    timeout_seconds: int,
+    stop: threading.Event,
+) -> Iterator[tuple[str, T, str | None]]:
+    """One watch request: (type, object, resourceVersion) per event, hdra exceptions on failure.
+
+    BOOKMARK events come through with the raw dict the client leaves them as; only their RV matters.
+    """
+    fn, scope = resource.list_function(namespace)
+    kind = resource.spec.kind
+    stream = kube_watch.Watch(return_type=resource.spec.model)  # type: ignore[no-untyped-call]
+    events: Callable[..., Iterator[dict[str, Any]]] = stream.stream
+    try:
+        with _interrupt_when(stop, stream):
+            for event in events(
+                fn,
+                **scope,
+                field_selector=field_selector,
+                label_selector=label_selector,
+                resource_version=resource_version,
+                allow_watch_bookmarks=True,
+                timeout_seconds=timeout_seconds,
+                _request_timeout=(resource.policy.request_timeout_s, timeout_seconds + _READ_GRACE_S),
+            ):
+                if stop.is_set():
+                    return
+                event_type = str(event["type"])
+                raw = event.get("raw_object")
+                raw_meta = raw.get("metadata") if isinstance(raw, dict) else None
+                new_rv = raw_meta.get("resourceVersion") if isinstance(raw_meta, dict) else None
+                yield event_type, event["object"], new_rv
+    except TRANSLATABLE as exc:
+        if stop.is_set():
+            return  # the helper closed the socket under the read: not an error
+        raise translate(exc, "watch", kind, None, namespace) from exc

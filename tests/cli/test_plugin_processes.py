@@ -1,0 +1,131 @@
+"""Acceptance, as a new user runs it: `hdra devcluster` and `hdra kubelet-plugin` as processes,
+`kubectl` deleting a slice, and the plugin repairing it within 2 s."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+HDRA = [sys.executable, "-m", "dra_driver.cli.main"]
+KUBECTL = shutil.which("kubectl")
+
+
+class Process:
+    def __init__(self, argv: list[str], log: Path) -> None:
+        self.log = log
+        self._file = log.open("w")
+        self.proc = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=self._file, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+        )
+
+    def terminate(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout=15)
+        finally:
+            self._file.close()
+        return code
+
+
+def start_devcluster(tmp_path: Path, *extra: str) -> tuple[Process, Path]:
+    kubeconfig = tmp_path / "kubeconfig"
+    process = Process([*HDRA, "devcluster", "--kubeconfig", str(kubeconfig), "--nodes", "node-a", *extra],
+                      tmp_path / "devcluster.log")
+    assert process.proc.stdout is not None
+    line = process.proc.stdout.readline()
+    assert line.startswith("ready http://127.0.0.1:"), (line, process.log.read_text())
+    return process, kubeconfig
+
+
+def start_plugin(tmp_path: Path, kubeconfig: Path) -> Process:
+    return Process(
+        [*HDRA, "kubelet-plugin", "--kubeconfig", str(kubeconfig), "--node-name", "node-a",
+         "--backend", "mock", "--profile", "a100x4", "--resync-seconds", "60"],
+        tmp_path / "plugin.log",
+    )
+
+
+def kubectl(kubeconfig: Path, *args: str) -> str:
+    assert KUBECTL is not None
+    done = subprocess.run([KUBECTL, "--kubeconfig", str(kubeconfig), *args],
+                          capture_output=True, text=True, timeout=30, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def slice_names(kubeconfig: Path) -> list[str]:
+    listing = json.loads(kubectl(kubeconfig, "get", "resourceslices", "-o", "json"))
+    return sorted(item["metadata"]["name"] for item in listing["items"])
+
+
+def wait_for(predicate: object, timeout: float) -> bool:
+    assert callable(predicate)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return bool(predicate())
+
+
+@pytest.fixture
+def running(tmp_path: Path) -> Iterator[tuple[Path, Process]]:
+    cluster, kubeconfig = start_devcluster(tmp_path)
+    plugin = start_plugin(tmp_path, kubeconfig)
+    try:
+        yield kubeconfig, plugin
+    finally:
+        assert plugin.terminate() == 0, plugin.log.read_text()
+        assert cluster.terminate() == 0, cluster.log.read_text()
+
+
+@pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
+def test_kubectl_delete_of_a_slice_is_repaired_within_two_seconds(running: tuple[Path, Process]) -> None:
+    kubeconfig, plugin = running
+    assert wait_for(lambda: len(slice_names(kubeconfig)) > 0, 20.0), plugin.log.read_text()
+    before = slice_names(kubeconfig)
+    kubectl(kubeconfig, "delete", "resourceslice", before[0])
+    deleted_at = time.monotonic()
+    assert wait_for(lambda: slice_names(kubeconfig) == before, 2.0), plugin.log.read_text()
+    assert time.monotonic() - deleted_at < 2.5
+
+
+def test_auto_mode_with_consumable_capacity_off_publishes_partitions_and_says_why(tmp_path: Path) -> None:
+    from dra_driver.kube import KubeClient
+
+    cluster, kubeconfig = start_devcluster(tmp_path, "--feature-gates", "DRAConsumableCapacity=false")
+    plugin = start_plugin(tmp_path, kubeconfig)
+    try:
+        client = KubeClient.from_kubeconfig(kubeconfig)
+
+        def partitions_published() -> bool:
+            items = client.resource_slices.list().items
+            names = [d.name for s in items if s.spec for d in s.spec.devices or []]
+            return any("-p2-" in name for name in names)
+
+        assert wait_for(partitions_published, 20.0), plugin.log.read_text()
+        events = [e for e in client.events.list("default").items if e.reason == "SharingModeFallback"]
+        assert events and "DRAConsumableCapacity" in (events[0].message or "")
+    finally:
+        assert plugin.terminate() == 0
+        assert cluster.terminate() == 0
+    assert "DRAConsumableCapacity" in plugin.log.read_text()
+
+
+def test_plugin_with_unknown_profile_exits_with_the_cause(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [*HDRA, "kubelet-plugin", "--node-name", "n", "--backend", "mock", "--profile", "z80x1"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert done.returncode == 1
+    assert "z80x1" in done.stderr
