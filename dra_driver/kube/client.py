@@ -91,10 +91,11 @@ def _load_configuration(path: Path | None, context: str | None) -> Configuration
             problems.append(f"in-cluster config: {exc}")
         else:
             return configuration
-    default = Path(os.path.expanduser(kube_config.KUBE_CONFIG_DEFAULT_LOCATION))
+    # Read at call time (the client reads $KUBECONFIG once, at import); it may list several files.
+    default = os.environ.get("KUBECONFIG") or "~/.kube/config"
     try:
         kube_config.load_kube_config(  # type: ignore[no-untyped-call]
-            config_file=str(default),
+            config_file=default,
             context=context,
             client_configuration=configuration,
             persist_config=False,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, Literal
@@ -96,7 +96,7 @@ def watch(
     field_selector: str | None = None,
     label_selector: str | None = None,
     timeout_seconds: int = 300,
-) -> Iterator[WatchEvent[T]]:
+) -> Generator[WatchEvent[T], None, None]:
     """Yield ADDED for every listed object, then every change, until ``stop`` is set.
 
     ``namespace`` applies to namespaced kinds (None = all namespaces). ``timeout_seconds`` is the

@@ -85,12 +85,26 @@ def derived_name(card: AcceleratorDevice, suffix: str) -> str:
 
 
 def check_device_size(device: V1Device, card: AcceleratorDevice, limits: SliceLimits) -> V1Device:
-    """Reject a device with more attributes+capacities than the API allows, naming it."""
+    """Reject a device with more attributes+capacities or consumed counters than the API allows."""
     total = len(device.attributes or {}) + len(device.capacity or {})
     if total > limits.max_attributes_and_capacities:
         raise ValueError(
             f"device {device.name!r} (card {card.name!r}, uuid {card.uuid}) would have {total} "
             f"attributes and capacities; the API allows at most {limits.max_attributes_and_capacities}: "
             "drop extra attributes"
+        )
+    entries = device.consumes_counters or []
+    if limits.max_consumption_entries is not None and len(entries) > limits.max_consumption_entries:
+        raise ValueError(
+            f"device {device.name!r} consumes {len(entries)} counter sets; "
+            f"the API allows at most {limits.max_consumption_entries}"
+        )
+    # 1.34 caps the counters of all entries together, 1.35+ those of each entry.
+    sizes = [len(entry.counters) for entry in entries]
+    consumed = sum(sizes) if limits.counters_with_devices else max(sizes, default=0)
+    if consumed > limits.max_consumed_counters_per_device:
+        raise ValueError(
+            f"device {device.name!r} consumes {consumed} counters; "
+            f"the API allows at most {limits.max_consumed_counters_per_device}"
         )
     return device

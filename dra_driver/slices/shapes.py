@@ -70,7 +70,7 @@ def card_group(
     elif mode is SharingMode.EXCLUSIVE:
         whole = _whole_mib(card, 1) * MIB
         group = CardGroup(
-            card, [V1Device(name=card.name, attributes=attributes, capacity=_plain(whole, 100))]
+            card, [V1Device(name=card.name, attributes=attributes, capacity=_plain(whole, FULL_CORES))]
         )
     else:
         raise ValueError(f"sharing mode {mode.value!r} cannot shape devices; resolve 'auto' first")

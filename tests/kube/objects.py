@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Protocol
+
 from kubernetes.client import (
     ResourceV1ResourceClaim,
     V1CELDeviceSelector,
@@ -67,3 +70,33 @@ def claim_template(namespace: str, name: str) -> V1ResourceClaimTemplate:
         metadata=V1ObjectMeta(name=name, namespace=namespace),
         spec=V1ResourceClaimTemplateSpec(spec=claim_spec()),
     )
+
+
+class HasMeta(Protocol):
+    @property
+    def metadata(self) -> V1ObjectMeta | None: ...
+
+
+def meta(obj: HasMeta) -> V1ObjectMeta:
+    assert obj.metadata is not None
+    return obj.metadata
+
+
+def name_of(obj: HasMeta) -> str:
+    name = meta(obj).name
+    assert name is not None
+    return name
+
+
+def names(objects: Iterable[HasMeta]) -> list[str]:
+    return sorted(name_of(obj) for obj in objects)
+
+
+def device_names(obj: V1ResourceSlice) -> list[str]:
+    return [device.name for device in obj.spec.devices or []]
+
+
+def with_device(obj: V1ResourceSlice, name: str) -> V1ResourceSlice:
+    """``obj`` with one more device appended (mutated in place and returned)."""
+    obj.spec.devices = [*(obj.spec.devices or []), V1Device(name=name)]
+    return obj

@@ -6,12 +6,15 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from kubernetes.client import V1Counter, V1Device, V1DeviceCounterConsumption
 from kubernetes.utils.quantity import parse_quantity as k8s_quantity
 from pydantic import ValidationError
 
 from dra_driver.devices import AcceleratorDevice, Version
 from dra_driver.kube.features import KubeVersion
 from dra_driver.slices import SharingMode, SliceOptions, build_slices
+from dra_driver.slices.attributes import check_device_size
+from dra_driver.slices.limits import limits_for
 from dra_driver.slices.quantity import bytes_quantity, normalize_quantity, parse_quantity
 from tests.slices.slices_support import DRIVER, GIB, MIB, NODE, a100_node, as_dict, big_node, h200_node
 
@@ -258,3 +261,29 @@ def test_malformed_quantity_names_it() -> None:
 def test_driver_version_must_be_semver() -> None:
     with pytest.raises(ValidationError):
         Version(semver="550.54")
+
+
+@pytest.mark.parametrize(
+    ("version", "entries", "counters", "message"),
+    [
+        ("1.36", 3, 1, "consumes 3 counter sets"),
+        ("1.36", 1, 33, "consumes 33 counters"),
+        ("1.34", 2, 17, "consumes 34 counters"),
+    ],
+)
+def test_counter_consumption_limits(version: str, entries: int, counters: int, message: str) -> None:
+    device = V1Device(
+        name="gpu-0",
+        consumes_counters=[
+            V1DeviceCounterConsumption(
+                counter_set=f"set-{e}", counters={f"c{i}": V1Counter(value="1") for i in range(counters)}
+            )
+            for e in range(entries)
+        ],
+    )
+    limits = limits_for(KubeVersion.parse(version))
+    with pytest.raises(ValueError, match=message):
+        check_device_size(device, big_node(1)[0], limits)
+    ok = device.model_copy(update={"consumes_counters": device.consumes_counters[:1]})  # type: ignore[index]
+    if counters <= 32:
+        assert check_device_size(ok, big_node(1)[0], limits) is ok
