@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from kubernetes.utils.quantity import parse_quantity as _parse_quantity
 
+MIB = 1024 * 1024
 _BINARY = (("Ei", 1024**6), ("Pi", 1024**5), ("Ti", 1024**4), ("Gi", 1024**3), ("Mi", 1024**2), ("Ki", 1024))
 _DECIMAL = (("E", 10**18), ("P", 10**15), ("T", 10**12), ("G", 10**9), ("M", 10**6), ("k", 10**3))
 
@@ -43,3 +44,11 @@ def decimal_quantity(value: int) -> str:
         if value and value % factor == 0:
             return f"{value // factor}{suffix}"
     return str(value)
+
+
+def normalize_quantity(text: str) -> str:
+    """A spelling-independent form of a quantity's exact value: ``40Gi`` and ``40960Mi`` agree."""
+    value = parse_quantity(text)
+    if value == 0:
+        return "0"
+    return format(value.normalize(), "f")

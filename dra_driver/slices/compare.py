@@ -13,7 +13,7 @@ from typing import Any
 from kubernetes.client import V1Device, V1ResourceSlice
 
 from dra_driver.kube.features import FeatureGate
-from dra_driver.slices.quantity import normalize_quantity
+from dra_driver.kube.quantity import normalize_quantity
 
 # Device fields and the gate that makes the API server keep them (reference/dra-api.md 1.7).
 # bindsToNode & co. need DRAResourceClaimDeviceStatus too; the binding-conditions gate is named.

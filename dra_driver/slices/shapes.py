@@ -39,7 +39,7 @@ from dra_driver.slices.attributes import (
 from dra_driver.slices.limits import SliceLimits
 from dra_driver.slices.modes import SharingMode
 from dra_driver.slices.options import SliceOptions
-from dra_driver.slices.quantity import MIB, bytes_quantity
+from dra_driver.kube.quantity import MIB, binary_quantity
 
 MEMORY = "memory"
 CORES = "cores"
@@ -92,7 +92,7 @@ def _whole_mib(card: AcceleratorDevice, parts: int) -> int:
 
 def _plain(memory_bytes: int, cores: int) -> dict[str, V1DeviceCapacity]:
     return {
-        MEMORY: V1DeviceCapacity(value=bytes_quantity(memory_bytes)),
+        MEMORY: V1DeviceCapacity(value=binary_quantity(memory_bytes)),
         CORES: V1DeviceCapacity(value=str(cores)),
     }
 
@@ -102,7 +102,7 @@ def _capacity_device(
 ) -> V1Device:
     # The range rule "min + step <= value" needs at least 2 MiB; _whole_mib raises below that.
     _whole_mib(card, 2)
-    memory = bytes_quantity(card.memory_mib * MIB)
+    memory = binary_quantity(card.memory_mib * MIB)
     memory_policy = V1CapacityRequestPolicy(
         default=memory,
         valid_range=V1CapacityRequestPolicyRange(min="1Mi", max=memory, step="1Mi"),
@@ -130,7 +130,7 @@ def _consumes(counter_set: str, memory_bytes: int, cores: int) -> list[V1DeviceC
         V1DeviceCounterConsumption(
             counter_set=counter_set,
             counters={
-                MEMORY: V1Counter(value=bytes_quantity(memory_bytes)),
+                MEMORY: V1Counter(value=binary_quantity(memory_bytes)),
                 CORES: V1Counter(value=str(cores)),
             },
         )
@@ -149,7 +149,7 @@ def _partitions(
     whole = _whole_mib(card, 1) * MIB
     counter_set = V1CounterSet(
         name=set_name,
-        counters={MEMORY: V1Counter(value=bytes_quantity(whole)), CORES: V1Counter(value=str(FULL_CORES))},
+        counters={MEMORY: V1Counter(value=binary_quantity(whole)), CORES: V1Counter(value=str(FULL_CORES))},
     )
     devices = [
         V1Device(

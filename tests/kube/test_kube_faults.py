@@ -11,7 +11,7 @@ from kubernetes.client import V1ResourceSlice
 from dra_driver.devcluster import DevCluster, FaultRule
 from dra_driver.kube import KubeClient, ServerError
 from tests.kube.conftest import FAST_RETRY
-from tests.kube.objects import resource_slice
+from tests.kube.objects import device_names, meta, names, resource_slice
 
 
 def retry_logs(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -24,15 +24,11 @@ def test_500_twice_on_put_is_retried_then_succeeds(
     cluster: DevCluster, client: KubeClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     client.resource_slices.create(resource_slice("s1", "node-a"))
-    current = client.resource_slices.get("s1")
-    current.spec.devices = [
-        *current.spec.devices,
-        current.spec.devices[0].model_copy(update={"name": "gpu-1"}),
-    ]
+    current = with_device(client.resource_slices.get("s1"), "gpu-1")
     cluster.faults.add(FaultRule(method="PUT", path_regex=r"resourceslices", status=500, count=2))
     with caplog.at_level(logging.WARNING, logger="hdra.kube"):
         updated = client.resource_slices.update(current)
-    assert [d.name for d in updated.spec.devices] == ["gpu-0", "gpu-1"]
+    assert device_names(updated) == ["gpu-0", "gpu-1"]
     logs = retry_logs(caplog)
     assert len(logs) == 2
     assert 'update ResourceSlice "s1": HTTP 500' in logs[0]
@@ -56,7 +52,7 @@ def test_429_retry_after_is_honoured(cluster: DevCluster, client: KubeClient) ->
     started = time.monotonic()
     listed = client.resource_slices.list()
     elapsed = time.monotonic() - started
-    assert [s.metadata.name for s in listed.items if s.metadata] == ["s1"]
+    assert names(listed.items) == ["s1"]
     # The fast policy would otherwise wait at most 0.05 s; the server asked for 1 s.
     assert elapsed >= 0.9
     assert elapsed < 10.0
@@ -94,25 +90,20 @@ def test_modify_rereads_when_a_concurrent_writer_wins(client: KubeClient, other_
     runs: list[list[str]] = []
 
     def add_device(current: V1ResourceSlice) -> V1ResourceSlice:
-        runs.append([d.name for d in current.spec.devices])
+        runs.append(device_names(current))
         if len(runs) == 1:
             # Between our GET and our PUT another writer changes the object.
             theirs = other_client.resource_slices.get("s1")
-            theirs.metadata.labels = {"written-by": "other"}  # type: ignore[union-attr]
+            meta(theirs).labels = {"written-by": "other"}
             other_client.resource_slices.update(theirs)
-        current.spec.devices = [
-            *current.spec.devices,
-            current.spec.devices[0].model_copy(update={"name": "mine"}),
-        ]
-        return current
+        return with_device(current, "mine")
 
     result = client.resource_slices.modify("s1", add_device)
     assert result is not None
     assert len(runs) == 2  # one 409, one re-read
     stored = client.resource_slices.get("s1")
-    assert [d.name for d in stored.spec.devices] == ["gpu-0", "mine"]
-    assert stored.metadata is not None
-    assert stored.metadata.labels == {"written-by": "other"}  # the other writer's change survived
+    assert device_names(stored) == ["gpu-0", "mine"]
+    assert meta(stored).labels == {"written-by": "other"}  # the other writer's change survived
 
 
 def test_modify_rereads_after_an_injected_409(cluster: DevCluster, client: KubeClient) -> None:
@@ -123,16 +114,16 @@ def test_modify_rereads_after_an_injected_409(cluster: DevCluster, client: KubeC
     def relabel(current: V1ResourceSlice) -> V1ResourceSlice:
         nonlocal runs
         runs += 1
-        current.metadata.labels = {"run": str(runs)}  # type: ignore[union-attr]
+        meta(current).labels = {"run": str(runs)}
         return current
 
     client.resource_slices.modify("s1", relabel)
     assert runs == 2
-    assert client.resource_slices.get("s1").metadata.labels == {"run": "2"}  # type: ignore[union-attr]
+    assert meta(client.resource_slices.get("s1")).labels == {"run": "2"}
 
 
 def test_modify_returning_none_writes_nothing(client: KubeClient) -> None:
     created = client.resource_slices.create(resource_slice("s1", "node-a"))
     assert client.resource_slices.modify("s1", lambda current: None) is None
     after = client.resource_slices.get("s1")
-    assert after.metadata.resource_version == created.metadata.resource_version  # type: ignore[union-attr]
+    assert meta(after).resource_version == meta(created).resource_version

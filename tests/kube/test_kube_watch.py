@@ -6,19 +6,20 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from kubernetes.client import V1ResourceSlice
 
 from dra_driver.devcluster import DevCluster
 from dra_driver.kube import BadRequest, KubeClient, WatchEvent, watch
-from tests.kube.objects import resource_claim, resource_slice
+from tests.kube.objects import meta, name_of, resource_claim, resource_slice
 
 Event = WatchEvent[V1ResourceSlice]
 
 
-def summary(event: WatchEvent[object]) -> tuple[str, str]:
-    return (event.type, event.object.metadata.name)  # type: ignore[attr-defined]
+def summary(event: WatchEvent[Any]) -> tuple[str, str]:
+    return (event.type, name_of(event.object))
 
 
 class Collector:
@@ -82,13 +83,13 @@ def test_list_then_added_modified_deleted_without_bookmarks(
 
     client.resource_slices.create(resource_slice("s-new", "node-a"))
     current = client.resource_slices.get("s-new")
-    current.metadata.labels = {"changed": "yes"}  # type: ignore[union-attr]
+    meta(current).labels = {"changed": "yes"}
     client.resource_slices.update(current)
     client.resource_slices.delete("s-old")
     events = watcher.take(3)
     assert [summary(e) for e in events] == [("ADDED", "s-new"), ("MODIFIED", "s-new"), ("DELETED", "s-old")]
     assert all(isinstance(e.object, V1ResourceSlice) for e in events)
-    assert events[1].object.metadata.labels == {"changed": "yes"}  # type: ignore[union-attr]
+    assert meta(events[1].object).labels == {"changed": "yes"}
 
     # Let the server end a watch (timeout 2 s, with bookmarks requested) and check nothing leaked out.
     time.sleep(2.5)
@@ -118,7 +119,7 @@ def test_compaction_relists_and_reports_what_was_missed(cluster: DevCluster, cli
         client.resource_slices.delete("doomed")
         client.resource_slices.create(resource_slice("born", "node-a"))
         kept = client.resource_slices.get("keep")
-        kept.metadata.labels = {"touched": "1"}  # type: ignore[union-attr]
+        meta(kept).labels = {"touched": "1"}
         client.resource_slices.update(kept)
         cluster.store.compact()
         # Watching from the listed RV now gets 410: the loop re-lists and yields the difference.

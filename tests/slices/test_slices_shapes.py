@@ -15,7 +15,6 @@ from dra_driver.kube.features import KubeVersion
 from dra_driver.slices import SharingMode, SliceOptions, build_slices
 from dra_driver.slices.attributes import check_device_size
 from dra_driver.slices.limits import limits_for
-from dra_driver.slices.quantity import bytes_quantity, normalize_quantity, parse_quantity
 from tests.slices.slices_support import DRIVER, GIB, MIB, NODE, a100_node, as_dict, big_node, h200_node
 
 
@@ -235,27 +234,6 @@ def test_options_defaults() -> None:
         (2, 4, 8),
         4,
     )
-
-
-@pytest.mark.parametrize("value", [1, 1000, 1024, 1536 * MIB, 40 * GIB, 141 * GIB, 16 * GIB + 12345, 2**60])
-def test_bytes_quantity_is_exact(value: int) -> None:
-    text = bytes_quantity(value)
-    assert q(text) == value == parse_quantity(text)
-    assert normalize_quantity(text) == str(value)
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [("40Gi", "42949672960"), ("1.5k", "1500"), ("100m", "0.1"), ("1e3", "1000"), ("0", "0"), ("12", "12")],
-)
-def test_normalize_quantity(text: str, expected: str) -> None:
-    assert normalize_quantity(text) == expected
-    assert Decimal(expected) == q(text)
-
-
-def test_malformed_quantity_names_it() -> None:
-    with pytest.raises(ValueError, match="'12Qi' is not a Kubernetes quantity"):
-        parse_quantity("12Qi")
 
 
 def test_driver_version_must_be_semver() -> None:
