@@ -19,10 +19,11 @@ class Cause:
     field: str
     message: str
     reason: str = "FieldValueInvalid"
+    prefixed: bool = True
 
     def render(self) -> str:
         """Upstream ``field.Error.Error()``: ``<field>: <detail>``, or the detail alone."""
-        return f"{self.field}: {self.message}" if self.field else self.message
+        return f"{self.field}: {self.message}" if self.field and self.prefixed else self.message
 
 
 @dataclass
@@ -76,12 +77,17 @@ def _details(name: str, group: str, kind: str) -> dict[str, Any]:
 
 
 def not_found(plural: str, group: str, name: str) -> ApiError:
-    return ApiError(404, "NotFound", f'{qualified(plural, group)} "{name}" not found', _details(name, group, plural))
+    return ApiError(
+        404, "NotFound", f'{qualified(plural, group)} "{name}" not found', _details(name, group, plural)
+    )
 
 
 def already_exists(plural: str, group: str, name: str) -> ApiError:
     return ApiError(
-        409, "AlreadyExists", f'{qualified(plural, group)} "{name}" already exists', _details(name, group, plural)
+        409,
+        "AlreadyExists",
+        f'{qualified(plural, group)} "{name}" already exists',
+        _details(name, group, plural),
     )
 
 

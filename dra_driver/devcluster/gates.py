@@ -80,7 +80,11 @@ DROP_RULES: tuple[DropRule, ...] = (
         FeatureGate.DRA_DEVICE_BINDING_CONDITIONS,
         "ResourceSlice",
         "spec",
-        ((*_DEVICES, "bindsToNode"), (*_DEVICES, "bindingConditions"), (*_DEVICES, "bindingFailureConditions")),
+        (
+            (*_DEVICES, "bindsToNode"),
+            (*_DEVICES, "bindingConditions"),
+            (*_DEVICES, "bindingFailureConditions"),
+        ),
     ),
     *_claim_spec_rules("ResourceClaim", ("spec",)),
     *_claim_spec_rules("ResourceClaimTemplate", ("spec", "spec")),
@@ -92,7 +96,9 @@ DROP_RULES: tuple[DropRule, ...] = (
     ),
     DropRule(FeatureGate.DRA_DEVICE_TAINTS, "ResourceClaim", "status", ((*_RESULTS, "tolerations"),)),
     DropRule(FeatureGate.DRA_ADMIN_ACCESS, "ResourceClaim", "status", ((*_RESULTS, "adminAccess"),)),
-    DropRule(FeatureGate.DRA_RESOURCE_CLAIM_DEVICE_STATUS, "ResourceClaim", "status", (("status", "devices"),)),
+    DropRule(
+        FeatureGate.DRA_RESOURCE_CLAIM_DEVICE_STATUS, "ResourceClaim", "status", (("status", "devices"),)
+    ),
     DropRule(
         FeatureGate.DRA_DEVICE_BINDING_CONDITIONS,
         "ResourceClaim",

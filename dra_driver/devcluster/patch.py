@@ -113,7 +113,11 @@ def json_patch(target: Any, operations: Any) -> Any:
         raise bad_request("JSON patch body must be a JSON array of operations")
     doc = copy.deepcopy(target)
     for index, op in enumerate(operations):
-        if not isinstance(op, dict) or not isinstance(op.get("op"), str) or not isinstance(op.get("path"), str):
+        if (
+            not isinstance(op, dict)
+            or not isinstance(op.get("op"), str)
+            or not isinstance(op.get("path"), str)
+        ):
             raise bad_request(f"JSON patch operation {index} must be an object with string 'op' and 'path'")
         kind, path = op["op"], op["path"]
         if kind in ("add", "replace", "test") and "value" not in op:
@@ -132,19 +136,29 @@ def json_patch(target: Any, operations: Any) -> Any:
             doc = _add(doc, path, value, replace=False)
         elif kind == "test":
             if _get(doc, path) != op["value"]:
-                raise _unprocessable(f"JSON patch: test operation {index} failed: {path!r} differs from the value")
+                raise _unprocessable(
+                    f"JSON patch: test operation {index} failed: {path!r} differs from the value"
+                )
         else:
             raise bad_request(f"JSON patch operation {index} has unknown op {kind!r}")
     return doc
 
 
-def apply_patch(content_type: str, body: bytes, current: dict[str, Any], meta: PatchMeta) -> Any:
-    """Apply a PATCH body of ``content_type`` to ``current`` and return the patched document."""
+def patch_media_type(content_type: str) -> str:
+    """The patch media type of a Content-Type header; 415 unless the dev cluster applies it."""
     media = content_type.split(";", 1)[0].strip().lower()
     if media not in ACCEPTED:
         if media == APPLY:
-            raise unsupported_media_type(media + " (server-side apply is not modelled by the dev cluster)", ACCEPTED)
+            raise unsupported_media_type(
+                media + " (server-side apply is not modelled by the dev cluster)", ACCEPTED
+            )
         raise unsupported_media_type(media, ACCEPTED)
+    return media
+
+
+def apply_patch(content_type: str, body: bytes, current: dict[str, Any], meta: PatchMeta) -> Any:
+    """Apply a PATCH body of ``content_type`` to ``current`` (which it may mutate); return the result."""
+    media = patch_media_type(content_type)
     try:
         document = json.loads(body or b"null")
     except ValueError as exc:

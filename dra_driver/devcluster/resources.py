@@ -274,7 +274,12 @@ def api_resource_list(group: str, version: str) -> dict[str, Any]:
                     "verbs": list(SUBRESOURCE_VERBS),
                 }
             )
-    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}
+    return {
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": group_version,
+        "resources": resources,
+    }
 
 
 def api_versions() -> dict[str, Any]:
@@ -289,7 +294,13 @@ def api_versions() -> dict[str, Any]:
 def api_group(group: str) -> dict[str, Any]:
     versions = sorted({r.version for r in RESOURCES if r.group == group})
     entries = [{"groupVersion": f"{group}/{v}", "version": v} for v in versions]
-    return {"kind": "APIGroup", "apiVersion": "v1", "name": group, "versions": entries, "preferredVersion": entries[0]}
+    return {
+        "kind": "APIGroup",
+        "apiVersion": "v1",
+        "name": group,
+        "versions": entries,
+        "preferredVersion": entries[0],
+    }
 
 
 def api_group_list() -> dict[str, Any]:

@@ -33,7 +33,9 @@ from dra_driver.kube.features import KubeVersion
 Check = Callable[[Any], bool]
 
 _ANNOTATIONS = frozenset({"description", "format", "$schema", "$id", "x-kubernetes-group-version-kind"})
-_KNOWN = frozenset({"type", "properties", "additionalProperties", "required", "items", "enum", "oneOf", "$ref"})
+_KNOWN = frozenset(
+    {"type", "properties", "additionalProperties", "required", "items", "enum", "oneOf", "$ref"}
+)
 
 
 class UnsupportedSchemaError(Exception):
@@ -189,9 +191,7 @@ class _Compiler:
                     sub = props[key]
                     if sub is not None and not sub(item):
                         return False
-                elif closed:
-                    return False
-                elif extra is not None and not extra(item):
+                elif closed or (extra is not None and not extra(item)):
                     return False
             return True
 
@@ -227,6 +227,14 @@ class ObjectValidator:
     @property
     def compiled(self) -> bool:
         return self._fast is not None
+
+    def fast_valid(self, obj: Any) -> bool | None:
+        """The compiled fast path's verdict alone (None when this kind has no fast path)."""
+        return None if self._fast is None else self._fast(obj)
+
+    def jsonschema_valid(self, obj: Any) -> bool:
+        """``jsonschema``'s verdict alone; the fast path must never accept what this rejects."""
+        return bool(self._jsonschema.is_valid(obj))
 
     def error(self, obj: dict[str, Any]) -> SchemaError | None:
         """None when ``obj`` is valid, else the most relevant violation."""

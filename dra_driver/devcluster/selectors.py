@@ -132,21 +132,29 @@ def parse_label_selector(text: str) -> tuple[LabelTest, ...]:
         return tokens[index - 1]
 
     while index < len(tokens):
-        token = take()
-        if token == "!":
+        word = take()
+        if word == "!":
             key = take()
-            tests.append(lambda labels, k=key: k not in labels)
+            tests.append(_absent(key))
         else:
-            key = token
+            key = word
             op = tokens[index] if index < len(tokens) else ","
             if op == ",":
-                tests.append(lambda labels, k=key: k in labels)
+                tests.append(_present(key))
             else:
                 index += 1
                 tests.append(_requirement(key, op, take, fail))
         if index < len(tokens) and take() != ",":
             raise fail(f"expected ',' after the requirement on {key!r}")
     return tuple(tests)
+
+
+def _absent(key: str) -> LabelTest:
+    return lambda labels: key not in labels
+
+
+def _present(key: str) -> LabelTest:
+    return lambda labels: key in labels
 
 
 def _requirement(key: str, op: str, take: Callable[[], str], fail: Callable[[str], Exception]) -> LabelTest:

@@ -79,31 +79,41 @@ def _slice(spec: Mapping[str, Any]) -> list[Cause]:
     if not isinstance(count, int) or count <= 0:
         causes.append(invalid("spec.pool.resourceSliceCount", count or 0, "must be greater than zero"))
     set_fields: list[str] = []
-    for name in _SELECTION:
-        value = spec.get(name)
+    for selection in _SELECTION:
+        value = spec.get(selection)
         if value is None or value == "":
             continue
-        if name in ("allNodes", "perDeviceNodeSelection") and value is False:
-            causes.append(invalid(f"spec.{name}", False, "must be either unset or set to true"))
+        if selection in ("allNodes", "perDeviceNodeSelection") and value is False:
+            causes.append(invalid(f"spec.{selection}", False, "must be either unset or set to true"))
             continue
-        set_fields.append(f"`{name}`")
+        set_fields.append(f"`{selection}`")
     one_of = "exactly one of `nodeName`, `nodeSelector`, `allNodes`, `perDeviceNodeSelection` is required"
     if not set_fields:
         causes.append(required("spec", one_of))
     elif len(set_fields) > 1:
         causes.append(
-            Cause("spec", f"Invalid value: \"{{{', '.join(set_fields)}}}\": {one_of}, but multiple fields are set")
+            Cause(
+                "spec", f'Invalid value: "{{{", ".join(set_fields)}}}": {one_of}, but multiple fields are set'
+            )
         )
     devices = spec.get("devices") or []
     if len(devices) > MAX_DEVICES:
         causes.append(
-            Cause("spec.devices", f"Too many: {len(devices)}: must have at most {MAX_DEVICES} items", "FieldValueTooMany")
+            Cause(
+                "spec.devices",
+                f"Too many: {len(devices)}: must have at most {MAX_DEVICES} items",
+                "FieldValueTooMany",
+            )
         )
     seen: set[str] = set()
     for index, device in enumerate(devices):
         name = device.get("name") if isinstance(device, Mapping) else None
         if isinstance(name, str) and name in seen:
-            causes.append(Cause(f"spec.devices[{index}].name", f"Duplicate value: {render(name)}", "FieldValueDuplicate"))
+            causes.append(
+                Cause(
+                    f"spec.devices[{index}].name", f"Duplicate value: {render(name)}", "FieldValueDuplicate"
+                )
+            )
         if isinstance(name, str):
             seen.add(name)
     return causes

@@ -138,8 +138,14 @@ def _merge_list(original: list[Any], patch: list[Any], meta: PatchMeta, field: s
         if not isinstance(item, dict):
             raise bad_request(f"strategic merge patch: items of {field!r} must be objects keyed by {key!r}")
         if key not in item:
-            raise bad_request(f"strategic merge patch: an item of {field!r} does not contain merge key {key!r}")
-        positions = [i for i, existing in enumerate(result) if isinstance(existing, dict) and existing.get(key) == item[key]]
+            raise bad_request(
+                f"strategic merge patch: an item of {field!r} does not contain merge key {key!r}"
+            )
+        positions = [
+            i
+            for i, existing in enumerate(result)
+            if isinstance(existing, dict) and existing.get(key) == item[key]
+        ]
         if item.get("$patch") == "delete":
             result = [existing for i, existing in enumerate(result) if i not in positions]
         elif positions:
@@ -156,6 +162,7 @@ def _reorder(items: list[Any], order: list[Any], key: str | None) -> list[Any]:
 
     wanted = [ident(entry) for entry in order]
     ranked = sorted(
-        enumerate(items), key=lambda pair: (wanted.index(ident(pair[1])) if ident(pair[1]) in wanted else len(wanted), pair[0])
+        enumerate(items),
+        key=lambda pair: (wanted.index(ident(pair[1])) if ident(pair[1]) in wanted else len(wanted), pair[0]),
     )
     return [item for _, item in ranked]

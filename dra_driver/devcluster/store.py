@@ -77,7 +77,7 @@ class Store:
 
     def __init__(self, seed: int | None = None, max_events: int = 100_000) -> None:
         self.lock = threading.Condition(threading.RLock())
-        self._rng = random.Random(seed)
+        self._rng = random.Random(seed)  # noqa: S311 - RV steps need no cryptographic randomness
         self._rv = 1000 + self._rng.randint(0, 999)
         self._horizon = 0
         self._epoch = 0
@@ -200,6 +200,7 @@ class Store:
                     cursor.rv = events[-1].rv
                     return events
                 if waited or timeout_s <= 0:
+                    cursor.rv = self._rv  # nothing pending: every event of this kind up to now was seen
                     return []
                 self.lock.wait(timeout_s)
                 waited = True

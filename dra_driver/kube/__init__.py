@@ -20,14 +20,8 @@ from .errors import (
     Unavailable,
     translate,
 )
-from .resources import (
-    ClusterResource,
-    KindSpec,
-    NamespacedResource,
-    NamespacedStatusResource,
-    ObjectList,
-    Resource,
-)
+from .kinds import KindSpec, ObjectList
+from .resources import ClusterResource, NamespacedResource, NamespacedStatusResource, Resource
 from .retry import RetryPolicy
 from .watch import WatchEvent, watch
 

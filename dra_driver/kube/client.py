@@ -23,38 +23,17 @@ from kubernetes.client import (
     CoreV1Api,
     CoreV1Event,
     ResourceV1Api,
-    ResourceV1ResourceClaim,
-    V1DeviceClass,
     V1EventSource,
-    V1Node,
     V1ObjectMeta,
     V1ObjectReference,
-    V1ResourceClaimTemplate,
-    V1ResourceSlice,
 )
 
 from .errors import KubeConfigError
-from .resources import (
-    ClusterResource,
-    KindSpec,
-    NamespacedResource,
-    NamespacedStatusResource,
-)
+from .kinds import DEVICE_CLASS, EVENT, NODE, RESOURCE_CLAIM, RESOURCE_CLAIM_TEMPLATE, RESOURCE_SLICE
+from .resources import ClusterResource, NamespacedResource, NamespacedStatusResource
 from .retry import RetryPolicy
 
 log = logging.getLogger("hdra.kube")
-
-# The kinds hdra uses. The official client's method names derive from ``stem`` (see KindSpec).
-RESOURCE_SLICE = KindSpec("ResourceSlice", V1ResourceSlice, "resource", "resource_slice", namespaced=False)
-DEVICE_CLASS = KindSpec("DeviceClass", V1DeviceClass, "resource", "device_class", namespaced=False)
-NODE = KindSpec("Node", V1Node, "core", "node", namespaced=False)
-RESOURCE_CLAIM = KindSpec(
-    "ResourceClaim", ResourceV1ResourceClaim, "resource", "resource_claim", namespaced=True, has_status=True
-)
-RESOURCE_CLAIM_TEMPLATE = KindSpec(
-    "ResourceClaimTemplate", V1ResourceClaimTemplate, "resource", "resource_claim_template", namespaced=True
-)
-EVENT = KindSpec("Event", CoreV1Event, "core", "event", namespaced=True)
 
 # Events are best-effort: a short budget, so an unreachable server cannot stall the caller for long.
 EVENT_RETRY = RetryPolicy(attempts=2, deadline_s=3.0, request_timeout_s=3.0)

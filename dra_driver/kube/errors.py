@@ -7,8 +7,7 @@ error (urllib3, socket, http.client) onto it. Every message names the verb, the 
 retry, sleep or talk to a server: it only classifies what already happened.
 """
 
-# The names mirror the Kubernetes Status reasons (NotFound, AlreadyExists, ...), not Python's Error suffix.
-# ruff: noqa: N818
+# The class names mirror the Kubernetes Status reasons (NotFound, AlreadyExists, ...).
 
 from __future__ import annotations
 

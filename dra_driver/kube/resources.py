@@ -1,102 +1,25 @@
 """Typed accessors for one kind of object: get, list, create, update, delete, modify.
 
-Owns: the descriptor of each kind hdra uses (:class:`KindSpec`: model, API group, the stem from
-which the official client's method names derive) and one generic implementation of the verbs,
-exposed as :class:`ClusterResource` / :class:`NamespacedResource` (namespace first). Every call goes
-through the retry policy and raises hdra's exceptions only. It must never hold state between calls
-(no caches: that is :mod:`.watch`'s job) and never write without the resourceVersion it read, except
-where a caller hands in an object without one (an unconditional update, as in Kubernetes).
+Owns: one generic implementation of the verbs over a :class:`~.kinds.KindSpec` (the official
+client's method names per kind), exposed as :class:`ClusterResource` and
+:class:`NamespacedResource` (namespace first) and :class:`NamespacedStatusResource`. Every call
+goes through the retry policy and raises hdra's exceptions only. It must never hold state between
+calls (no caches: that is :mod:`.watch`'s job) and never turn a 409 into a blind retry of the same
+write: ``modify`` re-reads first.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Generic, Literal, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
-from kubernetes.client import V1DeleteOptions, V1ObjectMeta, V1Preconditions
+from kubernetes.client import V1DeleteOptions, V1Preconditions
 
 from .errors import TRANSLATABLE, NotFound, translate
+from .kinds import KindSpec, ObjectList, T, Verb, object_meta, object_name
 from .retry import RetryPolicy, call_with_retry, retry_on_conflict
 
 R = TypeVar("R")
-
-
-class KubeObject(Protocol):
-    """What every top-level model of the official client has."""
-
-    @property
-    def metadata(self) -> V1ObjectMeta | None: ...
-
-
-T = TypeVar("T", bound=KubeObject)
-
-Verb = Literal[
-    "read", "list", "list_all", "create", "replace", "replace_status", "delete", "delete_collection"
-]
-
-
-@dataclass(frozen=True)
-class KindSpec(Generic[T]):
-    """One kind as the official client exposes it.
-
-    ``stem`` is the snake-case name in the client's method names: ``read_resource_slice``,
-    ``list_namespaced_resource_claim``, ``list_resource_claim_for_all_namespaces``,
-    ``replace_namespaced_resource_claim_status`` and so on all derive from it.
-    """
-
-    kind: str
-    model: type[T]
-    api: Literal["core", "resource"]
-    stem: str
-    namespaced: bool
-    has_status: bool = False
-
-    def method_names(self) -> dict[Verb, str]:
-        stem = self.stem
-        if not self.namespaced:
-            return {
-                "read": f"read_{stem}",
-                "list": f"list_{stem}",
-                "create": f"create_{stem}",
-                "replace": f"replace_{stem}",
-                "delete": f"delete_{stem}",
-                "delete_collection": f"delete_collection_{stem}",
-            }
-        names: dict[Verb, str] = {
-            "read": f"read_namespaced_{stem}",
-            "list": f"list_namespaced_{stem}",
-            "list_all": f"list_{stem}_for_all_namespaces",
-            "create": f"create_namespaced_{stem}",
-            "replace": f"replace_namespaced_{stem}",
-            "delete": f"delete_namespaced_{stem}",
-            "delete_collection": f"delete_collection_namespaced_{stem}",
-        }
-        if self.has_status:
-            names["replace_status"] = f"replace_namespaced_{stem}_status"
-        return names
-
-
-@dataclass(frozen=True)
-class ObjectList(Generic[T]):
-    """A list result: the items and the collection's resourceVersion (the point to watch from)."""
-
-    items: tuple[T, ...]
-    resource_version: str
-
-
-def object_meta(obj: KubeObject, kind: str) -> V1ObjectMeta:
-    """The object's metadata, or a ValueError naming the kind when it has none."""
-    if obj.metadata is None:
-        raise ValueError(f"{kind} object has no metadata")
-    return obj.metadata
-
-
-def object_name(obj: KubeObject, kind: str) -> str:
-    name = object_meta(obj, kind).name
-    if not name:
-        raise ValueError(f"{kind} object has no metadata.name")
-    return name
 
 
 class Resource(Generic[T]):

@@ -20,7 +20,8 @@ from typing import Any, Generic, Literal
 from kubernetes import watch as kube_watch
 
 from .errors import TRANSLATABLE, Gone, translate
-from .resources import Resource, T, object_meta
+from .kinds import T, object_meta
+from .resources import Resource
 from .retry import TRANSIENT
 
 log = logging.getLogger("hdra.kube")
@@ -142,6 +143,10 @@ def watch(
         except Gone as exc:
             log.info("watch %s: %s; re-listing", kind, exc)
             resource_version = None
+            failures += 1
+            if failures > 1:
+                # 410 again straight after a fresh list: pace the loop instead of spinning on it.
+                stop.wait(resource.policy.reconnect_delay(failures))
         except TRANSIENT as exc:
             if stop.is_set():
                 break

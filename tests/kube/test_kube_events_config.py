@@ -15,11 +15,11 @@ from dra_driver.kube import KubeClient, KubeConfigError, node_reference
 
 def test_event_about_a_namespaced_object_lands_in_its_namespace(client: KubeClient) -> None:
     claim = V1ObjectReference(
-        api_version="resource.k8s.io/v1", kind="ResourceClaim", name="c1", namespace="team-a", uid="u-1"
+        api_version="resource.k8s.io/v1", kind="ResourceClaim", name="c1", namespace="kube-system", uid="u-1"
     )
     recorded = client.record_event(claim, reason="Prepared", message="claim c1 prepared on node-a")
     assert recorded is not None
-    events = client.events.list("team-a").items
+    events = client.events.list("kube-system").items
     assert len(events) == 1
     event = events[0]
     assert (event.reason, event.message, event.type) == ("Prepared", "claim c1 prepared on node-a", "Normal")

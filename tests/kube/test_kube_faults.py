@@ -11,7 +11,7 @@ from kubernetes.client import V1ResourceSlice
 from dra_driver.devcluster import DevCluster, FaultRule
 from dra_driver.kube import KubeClient, ServerError
 from tests.kube.conftest import FAST_RETRY
-from tests.kube.objects import device_names, meta, names, resource_slice
+from tests.kube.objects import device_names, meta, names, resource_slice, with_device
 
 
 def retry_logs(caplog: pytest.LogCaptureFixture) -> list[str]:

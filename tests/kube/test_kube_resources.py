@@ -15,7 +15,8 @@ from kubernetes.client import (
 )
 
 from dra_driver.kube import AlreadyExists, BadRequest, Conflict, KubeClient, NotFound, node_reference
-from dra_driver.kube.resources import KindSpec, Resource
+from dra_driver.kube.kinds import KindSpec
+from dra_driver.kube.resources import Resource
 from dra_driver.kube.retry import RetryPolicy
 from tests.kube.objects import (
     DRIVER,
@@ -150,11 +151,11 @@ def allocated_devices(claim: ResourceV1ResourceClaim) -> list[str]:
 def test_resource_claim_crud_status_and_cross_namespace_list(client: KubeClient) -> None:
     claims = client.resource_claims
     created = claims.create("default", resource_claim("default", "c1"))
-    claims.create("team-a", resource_claim("team-a", "c2"))
+    claims.create("kube-system", resource_claim("kube-system", "c2"))
     assert meta(created).namespace == "default"
 
     assert names(claims.list(None).items) == ["c1", "c2"]
-    assert names(claims.list("team-a").items) == ["c2"]
+    assert names(claims.list("kube-system").items) == ["c2"]
 
     current = claims.get("default", "c1")
     current.status = allocation("gpu-0")
@@ -198,8 +199,8 @@ def test_modify_status_rereads_and_writes_the_status(client: KubeClient, other_c
 
 
 def test_namespace_mismatch_is_refused_before_any_request(client: KubeClient) -> None:
-    with pytest.raises(ValueError, match="declares namespace 'team-a'"):
-        client.resource_claims.create("default", resource_claim("team-a", "c1"))
+    with pytest.raises(ValueError, match="declares namespace 'kube-system'"):
+        client.resource_claims.create("default", resource_claim("kube-system", "c1"))
 
 
 def test_resource_claim_template_crud(client: KubeClient) -> None:

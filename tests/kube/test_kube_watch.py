@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -108,7 +109,10 @@ def test_selectors_filter_the_watch(client: KubeClient, start_watch: Callable[..
     assert watcher.events.empty()
 
 
-def test_compaction_relists_and_reports_what_was_missed(cluster: DevCluster, client: KubeClient) -> None:
+def test_compaction_relists_and_reports_what_was_missed(
+    cluster: DevCluster, client: KubeClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="hdra.kube")
     client.resource_slices.create(resource_slice("keep", "node-a"))
     client.resource_slices.create(resource_slice("doomed", "node-a"))
     stop = threading.Event()
@@ -125,6 +129,7 @@ def test_compaction_relists_and_reports_what_was_missed(cluster: DevCluster, cli
         # Watching from the listed RV now gets 410: the loop re-lists and yields the difference.
         missed = sorted(summary(next(events)) for _ in range(3))
         assert missed == [("ADDED", "born"), ("DELETED", "doomed"), ("MODIFIED", "keep")]
+        assert any("410" in r.getMessage() and "re-listing" in r.getMessage() for r in caplog.records)
         client.resource_slices.create(resource_slice("after", "node-a"))
         assert summary(next(events)) == ("ADDED", "after")
     finally:
@@ -132,7 +137,10 @@ def test_compaction_relists_and_reports_what_was_missed(cluster: DevCluster, cli
         events.close()
 
 
-def test_compaction_while_the_stream_is_open(cluster: DevCluster, client: KubeClient) -> None:
+def test_compaction_while_the_stream_is_open(
+    cluster: DevCluster, client: KubeClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="hdra.kube")
     client.resource_slices.create(resource_slice("doomed", "node-a"))
     stop = threading.Event()
     events = watch(client.resource_slices, stop=stop, timeout_seconds=5)
@@ -145,6 +153,9 @@ def test_compaction_while_the_stream_is_open(cluster: DevCluster, client: KubeCl
         client.resource_slices.delete("doomed")
         cluster.store.compact()
         assert summary(next(events)) == ("DELETED", "doomed")
+        assert any("re-listing" in r.getMessage() for r in caplog.records)
+        client.resource_slices.create(resource_slice("second", "node-a"))
+        assert summary(next(events)) == ("ADDED", "second")
     finally:
         stop.set()
         events.close()
@@ -168,7 +179,7 @@ def test_namespaced_watch_across_namespaces(client: KubeClient) -> None:
     events = watch(client.resource_claims, stop=stop, timeout_seconds=5)
     try:
         client.resource_claims.create("default", resource_claim("default", "c1"))
-        client.resource_claims.create("team-a", resource_claim("team-a", "c2"))
+        client.resource_claims.create("kube-system", resource_claim("kube-system", "c2"))
         collector_events = [summary(next(events)) for _ in range(2)]
         assert sorted(collector_events) == [("ADDED", "c1"), ("ADDED", "c2")]
     finally:
