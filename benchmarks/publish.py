@@ -132,11 +132,15 @@ def table(result: dict[str, float]) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--nodes", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--creates", type=int, default=1000)
-    parser.add_argument("--quick", action="store_true", help="a small run for CI: 20 nodes, 100 creates, 1 run")
+    parser.add_argument(
+        "--quick", action="store_true", help="a small run for CI: 20 nodes, 100 creates, 1 run"
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the result as JSON here")
     args = parser.parse_args()
     if args.quick:

@@ -27,7 +27,9 @@ class CommandError(Exception):
 def add_device_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", choices=BACKENDS, default="mock", help="device backend (default: mock)")
     parser.add_argument("--profile", default=None, help="mock profile: a100x4, h200x8 or mixed")
-    parser.add_argument("--driver", default=None, help="driver name (default: <vendor>.hdra.io of the backend)")
+    parser.add_argument(
+        "--driver", default=None, help="driver name (default: <vendor>.hdra.io of the backend)"
+    )
     parser.add_argument(
         "--node-name",
         default=os.environ.get("NODE_NAME"),
@@ -77,7 +79,9 @@ def slice_options(args: argparse.Namespace) -> SliceOptions:
     try:
         fractions = tuple(int(part) for part in str(args.partitions).split(",") if part.strip())
     except ValueError:
-        raise CommandError(f"--partitions: {args.partitions!r} is not a comma-separated list of integers") from None
+        raise CommandError(
+            f"--partitions: {args.partitions!r} is not a comma-separated list of integers"
+        ) from None
     try:
         return SliceOptions(
             kube_version=version, shares=args.shares, replicas=args.replicas, partition_fractions=fractions

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +27,11 @@ from dra_driver.kube.features import DEFAULT_VERSION, KubeVersion, parse_feature
 from dra_driver.kube.quantity import parse_quantity
 from dra_driver.slices import SharingMode, SliceOptions
 
-DEMO_NODES: tuple[tuple[str, str], ...] = (("node-a100", "a100x4"), ("node-h200", "h200x8"), ("node-mixed", "mixed"))
+DEMO_NODES: tuple[tuple[str, str], ...] = (
+    ("node-a100", "a100x4"),
+    ("node-h200", "h200x8"),
+    ("node-mixed", "mixed"),
+)
 _GIB = 1024**3
 
 
@@ -43,7 +47,9 @@ class CardRow:
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("demo", help="publish simulated nodes into an embedded cluster and show them")
+    parser = subparsers.add_parser(
+        "demo", help="publish simulated nodes into an embedded cluster and show them"
+    )
     parser.add_argument(
         "--mode",
         choices=[m.value for m in SharingMode],
@@ -63,9 +69,10 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from exc
     driver = DRIVER_FOR_BACKEND["mock"]
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="hdra-demo-") as tmp, DevCluster(
-        kube_version=version, feature_gates=gates
-    ) as cluster:
+    with (
+        tempfile.TemporaryDirectory(prefix="hdra-demo-") as tmp,
+        DevCluster(kube_version=version, feature_gates=gates) as cluster,
+    ):
         kubeconfig = cluster.write_kubeconfig(Path(tmp) / "kubeconfig")
         client = KubeClient.from_kubeconfig(kubeconfig)
         print(f"hdra demo: embedded API server {cluster.url} (Kubernetes {version}), driver {driver}")
@@ -108,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _card_rows(slices: list[V1ResourceSlice]) -> list[CardRow]:
+def _card_rows(slices: Sequence[V1ResourceSlice]) -> list[CardRow]:
     rows: list[CardRow] = []
     for slice_ in slices:
         if slice_.spec is None or slice_.spec.node_name is None:

@@ -15,7 +15,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("--kubeconfig", required=True, type=Path, help="where to write the kubeconfig")
     parser.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (default: any free port)")
     parser.add_argument("--kube-version", default=str(DEFAULT_VERSION), help="Kubernetes version to emulate")
-    parser.add_argument("--feature-gates", default="", help="e.g. DRAConsumableCapacity=false,DRADeviceTaints=true")
+    parser.add_argument(
+        "--feature-gates", default="", help="e.g. DRAConsumableCapacity=false,DRADeviceTaints=true"
+    )
     parser.add_argument("--nodes", default="", help="comma-separated Node objects to create, e.g. n1,n2")
     parser.set_defaults(run=run)
 

@@ -42,7 +42,9 @@ def render_slices(args: argparse.Namespace) -> list[dict[str, Any]]:
     if mode is SharingMode.AUTO:
         mode = first_mode_for_gates(default_feature_gates(options.kube_version))
     try:
-        slices = build_slices(devices, driver=driver_name(args), node_name=node_name(args), mode=mode, options=options)
+        slices = build_slices(
+            devices, driver=driver_name(args), node_name=node_name(args), mode=mode, options=options
+        )
     except ValueError as exc:
         raise CommandError(str(exc)) from exc
     return [s.model_dump(by_alias=True, exclude_none=True, mode="json") for s in slices]

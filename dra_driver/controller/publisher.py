@@ -196,13 +196,12 @@ class SlicePublisher:
         result = SyncResult(mode=mode, generation=self._generation)
         dropped: set[FeatureGate] = set()
 
-        for name, stored in existing.items():
+        for name, obsolete in existing.items():
             if name not in desired_content:
-                self._delete(stored, result)
+                self._delete(obsolete, result)
         for slice_ in desired:
-            name = _name(slice_)
             _finish(slice_, self._generation, len(desired), owner)
-            stored = existing.get(name)
+            stored = existing.get(_name(slice_))
             if stored is not None and _same(stored, slice_):
                 continue
             written = self._write(slice_, stored, result)
@@ -228,7 +227,9 @@ class SlicePublisher:
         meta = stored.metadata
         assert meta is not None and meta.name is not None
         try:
-            self._client.resource_slices.delete(meta.name, uid=meta.uid, resource_version=meta.resource_version)
+            self._client.resource_slices.delete(
+                meta.name, uid=meta.uid, resource_version=meta.resource_version
+            )
         except Conflict as exc:
             raise PublishError(f"slice {meta.name} changed while being deleted; will re-sync: {exc}") from exc
         result.deleted.append(meta.name)

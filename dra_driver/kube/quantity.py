@@ -20,7 +20,7 @@ _DECIMAL = (("E", 10**18), ("P", 10**15), ("T", 10**12), ("G", 10**9), ("M", 10*
 def parse_quantity(text: str | int) -> Decimal:
     """Parse ``"40Gi"``, ``"100"``, ``"1.5"``; raises ValueError naming the input when invalid."""
     try:
-        return Decimal(_parse_quantity(text))
+        return Decimal(_parse_quantity(text))  # type: ignore[no-untyped-call]
     except ValueError as exc:
         raise ValueError(f"invalid quantity {text!r}: {exc}") from None
 

@@ -28,6 +28,7 @@ from kubernetes.client import (
 )
 
 from dra_driver.devices import AcceleratorDevice
+from dra_driver.kube.quantity import MIB, binary_quantity
 from dra_driver.slices.attributes import (
     PARENT_UUID,
     REPLICA,
@@ -39,7 +40,6 @@ from dra_driver.slices.attributes import (
 from dra_driver.slices.limits import SliceLimits
 from dra_driver.slices.modes import SharingMode
 from dra_driver.slices.options import SliceOptions
-from dra_driver.kube.quantity import MIB, binary_quantity
 
 MEMORY = "memory"
 CORES = "cores"

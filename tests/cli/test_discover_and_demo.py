@@ -27,8 +27,19 @@ def test_discover_prints_slices_that_pass_strict_validation(
     version: str, mode: str, profile: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code = main(
-        ["discover", "--backend", "mock", "--profile", profile, "--node-name", "node-x",
-         "--mode", mode, "--kube-version", version]
+        [
+            "discover",
+            "--backend",
+            "mock",
+            "--profile",
+            profile,
+            "--node-name",
+            "node-x",
+            "--mode",
+            mode,
+            "--kube-version",
+            version,
+        ]
     )
     assert code == 0
     objects = json.loads(capsys.readouterr().out)
@@ -40,7 +51,9 @@ def test_discover_prints_slices_that_pass_strict_validation(
 
 
 def test_discover_yaml_output_round_trips(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["discover", "--profile", "h200x8", "--node-name", "n", "--mode", "capacity", "-o", "yaml"]) == 0
+    assert (
+        main(["discover", "--profile", "h200x8", "--node-name", "n", "--mode", "capacity", "-o", "yaml"]) == 0
+    )
     documents = list(yaml.safe_load_all(capsys.readouterr().out))
     devices = [d for doc in documents for d in doc["spec"].get("devices", [])]
     assert [d["name"] for d in devices] == [f"gpu-{i}" for i in range(8)]
@@ -79,7 +92,9 @@ def test_discover_nvidia_without_driver_exits_non_zero_with_cause(
         (["discover", "--shares", "0", "--mode", "capacity"], "shares"),
     ],
 )
-def test_bad_flags_name_the_problem(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_flags_name_the_problem(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(argv) == 1
     assert message in capsys.readouterr().err
 

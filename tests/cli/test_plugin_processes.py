@@ -24,7 +24,11 @@ class Process:
         self.log = log
         self._file = log.open("w")
         self.proc = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=self._file, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=self._file,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
 
     def terminate(self) -> int:
@@ -39,8 +43,10 @@ class Process:
 
 def start_devcluster(tmp_path: Path, *extra: str) -> tuple[Process, Path]:
     kubeconfig = tmp_path / "kubeconfig"
-    process = Process([*HDRA, "devcluster", "--kubeconfig", str(kubeconfig), "--nodes", "node-a", *extra],
-                      tmp_path / "devcluster.log")
+    process = Process(
+        [*HDRA, "devcluster", "--kubeconfig", str(kubeconfig), "--nodes", "node-a", *extra],
+        tmp_path / "devcluster.log",
+    )
     assert process.proc.stdout is not None
     line = process.proc.stdout.readline()
     assert line.startswith("ready http://127.0.0.1:"), (line, process.log.read_text())
@@ -49,16 +55,33 @@ def start_devcluster(tmp_path: Path, *extra: str) -> tuple[Process, Path]:
 
 def start_plugin(tmp_path: Path, kubeconfig: Path) -> Process:
     return Process(
-        [*HDRA, "kubelet-plugin", "--kubeconfig", str(kubeconfig), "--node-name", "node-a",
-         "--backend", "mock", "--profile", "a100x4", "--resync-seconds", "60"],
+        [
+            *HDRA,
+            "kubelet-plugin",
+            "--kubeconfig",
+            str(kubeconfig),
+            "--node-name",
+            "node-a",
+            "--backend",
+            "mock",
+            "--profile",
+            "a100x4",
+            "--resync-seconds",
+            "60",
+        ],
         tmp_path / "plugin.log",
     )
 
 
 def kubectl(kubeconfig: Path, *args: str) -> str:
     assert KUBECTL is not None
-    done = subprocess.run([KUBECTL, "--kubeconfig", str(kubeconfig), *args],
-                          capture_output=True, text=True, timeout=30, check=False)
+    done = subprocess.run(
+        [KUBECTL, "--kubeconfig", str(kubeconfig), *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -125,7 +148,10 @@ def test_auto_mode_with_consumable_capacity_off_publishes_partitions_and_says_wh
 def test_plugin_with_unknown_profile_exits_with_the_cause(tmp_path: Path) -> None:
     done = subprocess.run(
         [*HDRA, "kubelet-plugin", "--node-name", "n", "--backend", "mock", "--profile", "z80x1"],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 1
     assert "z80x1" in done.stderr

@@ -54,7 +54,9 @@ def generations(kube: KubeClient) -> set[int]:
 
 
 def make_publisher(
-    kube: KubeClient, inventory: Callable[[], list[AcceleratorDevice]], mode: SharingMode = SharingMode.CAPACITY
+    kube: KubeClient,
+    inventory: Callable[[], list[AcceleratorDevice]],
+    mode: SharingMode = SharingMode.CAPACITY,
 ) -> SlicePublisher:
     return SlicePublisher(kube, driver=DRIVER, node_name=NODE, devices=inventory, mode=mode)
 
@@ -150,14 +152,18 @@ def test_deleted_slice_is_repaired_within_two_seconds_at_same_generation(
 ) -> None:
     victim = slices(kube)[0]
     assert victim.metadata is not None and victim.metadata.name is not None
-    kube.resource_slices.delete(victim.metadata.name)
-    assert wait_until(lambda: any(s.metadata and s.metadata.name == victim.metadata.name for s in slices(kube)), 2.0)
+    name = victim.metadata.name
+    kube.resource_slices.delete(name)
+    assert wait_until(
+        lambda: any(s.metadata is not None and s.metadata.name == name for s in slices(kube)), 2.0
+    )
     assert generations(kube) == {1}
 
 
 def test_edited_slice_is_repaired_within_two_seconds(kube: KubeClient, controller: SliceController) -> None:
     victim = slices(kube)[0]
     assert victim.metadata is not None and victim.metadata.name is not None and victim.spec is not None
+    name = victim.metadata.name
     devices = victim.spec.devices or []
     assert devices and devices[0].attributes is not None
     original = devices[0].attributes["productName"].string
@@ -165,7 +171,7 @@ def test_edited_slice_is_repaired_within_two_seconds(kube: KubeClient, controlle
     kube.resource_slices.update(victim)
 
     def restored() -> bool:
-        current = kube.resource_slices.get(victim.metadata.name)  # type: ignore[union-attr]
+        current = kube.resource_slices.get(name)
         assert current.spec is not None and current.spec.devices
         attrs = current.spec.devices[0].attributes or {}
         return attrs["productName"].string == original
@@ -215,7 +221,7 @@ def _gated_cluster(gates: dict[FeatureGate, bool], tmp_path: Path) -> tuple[DevC
 def test_auto_falls_back_when_gates_are_off_and_says_why(
     disabled: dict[FeatureGate, bool], expected: SharingMode, tmp_path: Path
 ) -> None:
-    gates = {gate: True for gate in FeatureGate} | disabled
+    gates = dict.fromkeys(FeatureGate, True) | disabled
     cluster, kube = _gated_cluster(gates, tmp_path)
     try:
         publisher = make_publisher(kube, Inventory(2), SharingMode.AUTO)
@@ -224,7 +230,11 @@ def test_auto_falls_back_when_gates_are_off_and_says_why(
         assert publisher.sync().writes == 0
         names = {s.metadata.name for s in slices(kube) if s.metadata}
         if expected is SharingMode.REPLICAS:
-            assert all(any(d.name.startswith("gpu-") and "-r" in d.name for d in s.spec.devices or []) for s in slices(kube) if s.spec)
+            assert all(
+                any(d.name.startswith("gpu-") and "-r" in d.name for d in s.spec.devices or [])
+                for s in slices(kube)
+                if s.spec
+            )
         assert names
         events = kube.events.list("default").items
         messages = [e.message or "" for e in events if e.reason == "SharingModeFallback"]
@@ -234,7 +244,7 @@ def test_auto_falls_back_when_gates_are_off_and_says_why(
 
 
 def test_explicit_mode_with_disabled_gate_is_an_error(tmp_path: Path) -> None:
-    gates = {gate: True for gate in FeatureGate} | {FeatureGate.DRA_CONSUMABLE_CAPACITY: False}
+    gates = dict.fromkeys(FeatureGate, True) | {FeatureGate.DRA_CONSUMABLE_CAPACITY: False}
     cluster, kube = _gated_cluster(gates, tmp_path)
     try:
         publisher = make_publisher(kube, Inventory(2), SharingMode.CAPACITY)

@@ -15,7 +15,7 @@ from dra_driver.kube.features import KubeVersion
 from dra_driver.slices import SharingMode, SliceOptions, build_slices
 from dra_driver.slices.attributes import check_device_size
 from dra_driver.slices.limits import limits_for
-from tests.slices.slices_support import DRIVER, GIB, MIB, NODE, a100_node, as_dict, big_node, h200_node
+from tests.slices.slices_support import DRIVER, MIB, NODE, a100_node, as_dict, big_node, h200_node
 
 
 def q(text: str) -> Decimal:
