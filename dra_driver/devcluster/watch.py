@@ -104,7 +104,6 @@ class WatchStream:
         self._namespace = namespace
         self._options = options
         self._bookmark_interval_s = bookmark_interval_s
-        self.closed_by_server = False
 
     def _visible(self, entry: Entry | None) -> bool:
         if entry is None:
@@ -183,8 +182,7 @@ class WatchStream:
             except ApiError as exc:
                 yield self._line("ERROR", exc.body())
                 return
-            if events is None:
-                self.closed_by_server = True
+            if events is None:  # close_all_watches: end the stream cleanly, keep the connection
                 return
             for event in events:
                 line = self._convert(event)

@@ -26,7 +26,7 @@ def devcluster_kubeconfig(devcluster: DevCluster, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def kube_api(devcluster_kubeconfig: Path) -> Iterator[client.ApiClient]:
-    api_client = config.new_client_from_config(str(devcluster_kubeconfig))
+    api_client = config.new_client_from_config(str(devcluster_kubeconfig))  # type: ignore[no-untyped-call]
     yield api_client
     api_client.close()
 

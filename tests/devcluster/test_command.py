@@ -25,7 +25,10 @@ sys.exit(serve(Path(sys.argv[1]), 0, version, gates, ["node-a", "node-b"]))
 def test_serve_prints_ready_and_exits_zero_on_sigterm(tmp_path: Path) -> None:
     kubeconfig = tmp_path / "nested" / "kubeconfig"
     process = subprocess.Popen(
-        [sys.executable, "-c", SCRIPT, str(kubeconfig)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-c", SCRIPT, str(kubeconfig)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert process.stdout is not None

@@ -24,7 +24,10 @@ def test_status_bodies_for_each_error_code(devcluster: DevCluster) -> None:
     url = devcluster.url
     assert raw(url, "POST", SLICES, slice_body("s")).status == 201
     old = raw(url, "GET", f"{SLICES}/s").json()
-    assert raw(url, "PUT", f"{SLICES}/s", {**old, "metadata": {**old["metadata"], "labels": {"a": "b"}}}).status == 200
+    assert (
+        raw(url, "PUT", f"{SLICES}/s", {**old, "metadata": {**old["metadata"], "labels": {"a": "b"}}}).status
+        == 200
+    )
     bad_selector = raw(url, "GET", f"{SLICES}?fieldSelector=spec.pool.name%3Dx")
     missing = raw(url, "GET", f"{SLICES}/missing")
     wrong_method = raw(url, "PUT", SLICES, slice_body("s"))
@@ -45,7 +48,11 @@ def test_status_bodies_for_each_error_code(devcluster: DevCluster) -> None:
         assert response.status == code, response.body
         assert response.headers["content-type"] == "application/json"
         _assert_status(response.json(), code, reason)
-    assert missing.json()["details"] == {"name": "missing", "group": "resource.k8s.io", "kind": "resourceslices"}
+    assert missing.json()["details"] == {
+        "name": "missing",
+        "group": "resource.k8s.io",
+        "kind": "resourceslices",
+    }
     assert invalid.json()["details"]["kind"] == "ResourceSlice"
     horizon = devcluster.store.compact()
     status, lines = raw_watch(url, f"{SLICES}?watch=true&resourceVersion=1&timeoutSeconds=1")
@@ -56,7 +63,12 @@ def test_status_bodies_for_each_error_code(devcluster: DevCluster) -> None:
 
 
 def test_unknown_paths_are_404_status(devcluster: DevCluster) -> None:
-    for path in ("/apis/resource.k8s.io/v1/widgets", "/apis/example.com/v1", "/openapi/v3", "/api/v1/namespaces/x/nodes"):
+    for path in (
+        "/apis/resource.k8s.io/v1/widgets",
+        "/apis/example.com/v1",
+        "/openapi/v3",
+        "/api/v1/namespaces/x/nodes",
+    ):
         response = raw(devcluster.url, "GET", path)
         assert response.status == 404, path
         _assert_status(response.json(), 404, "NotFound")

@@ -7,11 +7,10 @@ import time
 from urllib.parse import urlsplit
 
 import pytest
-from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from dra_driver.devcluster import DevCluster, FaultRule
-from tests.support.devcluster_fixtures import raw, slice_body
+from tests.support.devcluster_fixtures import ClientApi, raw, slice_body
 
 SLICES = "/apis/resource.k8s.io/v1/resourceslices"
 
@@ -19,7 +18,9 @@ SLICES = "/apis/resource.k8s.io/v1/resourceslices"
 @pytest.mark.parametrize(
     ("status", "reason"), [(409, "Conflict"), (500, "InternalError"), (503, "ServiceUnavailable")]
 )
-def test_status_faults_hit_the_next_n_matching_requests(devcluster: DevCluster, status: int, reason: str) -> None:
+def test_status_faults_hit_the_next_n_matching_requests(
+    devcluster: DevCluster, status: int, reason: str
+) -> None:
     assert raw(devcluster.url, "POST", SLICES, slice_body("s")).status == 201
     current = raw(devcluster.url, "GET", f"{SLICES}/s").json()
     devcluster.faults.add(FaultRule(method="PUT", path_regex=r"resourceslices/s$", status=status, count=2))
@@ -41,7 +42,7 @@ def test_429_carries_retry_after(devcluster: DevCluster) -> None:
     assert body["reason"] == "TooManyRequests" and body["details"]["retryAfterSeconds"] == 3
 
 
-def test_official_client_sees_injected_500(devcluster: DevCluster, resource_api: client.ResourceV1Api) -> None:
+def test_official_client_sees_injected_500(devcluster: DevCluster, resource_api: ClientApi) -> None:
     devcluster.faults.add(FaultRule(method="POST", path_regex="resourceslices", status=500))
     with pytest.raises(ApiException) as info:
         resource_api.create_resource_slice(slice_body("s"))
@@ -78,7 +79,7 @@ def test_fault_rules_match_query_strings_and_clear(devcluster: DevCluster) -> No
         FaultRule(path_regex="x")
 
 
-def test_stats_count_requests_and_writes(devcluster: DevCluster, resource_api: client.ResourceV1Api) -> None:
+def test_stats_count_requests_and_writes(devcluster: DevCluster, resource_api: ClientApi) -> None:
     devcluster.stats.reset()
     created = resource_api.create_resource_slice(slice_body("s"))
     resource_api.read_resource_slice("s")

@@ -38,7 +38,10 @@ def test_allow_multiple_allocations_follows_dra_consumable_capacity(enabled: boo
 
 
 def test_version_defaults_drive_dropping() -> None:
-    with DevCluster(kube_version=KubeVersion(1, 34)) as old, DevCluster(kube_version=KubeVersion(1, 36)) as new:
+    with (
+        DevCluster(kube_version=KubeVersion(1, 34)) as old,
+        DevCluster(kube_version=KubeVersion(1, 36)) as new,
+    ):
         tainted = slice_body("s", devices=1)
         tainted["spec"]["devices"][0]["taints"] = [{"key": "k", "effect": "NoSchedule"}]
         assert "taints" not in raw(old.url, "POST", SLICES, tainted).json()["spec"]["devices"][0]
@@ -50,7 +53,9 @@ def test_disabled_field_survives_update_when_the_old_object_used_it() -> None:
     with DevCluster(feature_gates=gates) as cluster:
         # Plant an object as if written while the gate was on (what a downgrade leaves behind).
         planted = _shared_slice("old")
-        planted["metadata"].update({"uid": "u-old", "generation": 1, "creationTimestamp": "2026-01-01T00:00:00Z"})
+        planted["metadata"].update(
+            {"uid": "u-old", "generation": 1, "creationTimestamp": "2026-01-01T00:00:00Z"}
+        )
         cluster.store.write("resourceslices.resource.k8s.io", ("", "old"), planted, "ADDED")
         current = raw(cluster.url, "GET", f"{SLICES}/old").json()
         current["spec"]["pool"]["generation"] = 2
@@ -120,21 +125,29 @@ def _sample(kind: str) -> dict[str, Any]:
         "bindingFailureConditions": ["f"],
     }
     claim_spec = {"devices": {"requests": [request], "constraints": [{"distinctAttribute": "a"}]}}
-    return {
-        "ResourceSlice": {"spec": {"sharedCounters": [{}], "perDeviceNodeSelection": True, "devices": [device]}},
+    samples: dict[str, dict[str, Any]] = {
+        "ResourceSlice": {
+            "spec": {"sharedCounters": [{}], "perDeviceNodeSelection": True, "devices": [device]}
+        },
         "ResourceClaim": {"spec": claim_spec, "status": {"allocation": result, "devices": [{}]}},
         "ResourceClaimTemplate": {"spec": {"spec": claim_spec}},
         "DeviceClass": {"spec": {"extendedResourceName": "example.com/gpu"}},
-    }[kind]
+    }
+    return samples[kind]
 
 
 @pytest.mark.parametrize("rule", DROP_RULES, ids=lambda r: f"{r.kind}-{r.gate.value}-{r.section}")
 def test_every_drop_rule(rule: Any) -> None:
-    gates = {gate: True for gate in FeatureGate}
+    gates = dict.fromkeys(FeatureGate, True)
     gates[rule.gate] = False
     new = _sample(rule.kind)
     dropped = drop_disabled_fields(rule.kind, new, None, gates, (rule.section,))
-    assert sorted(set(dropped)) == sorted({".".join(p) for p in rule.paths}), "every path of the rule must apply"
+    assert sorted(set(dropped)) == sorted({".".join(p) for p in rule.paths}), (
+        "every path of the rule must apply"
+    )
     kept = _sample(rule.kind)
     assert drop_disabled_fields(rule.kind, kept, copy.deepcopy(kept), gates, (rule.section,)) == []
-    assert drop_disabled_fields(rule.kind, _sample(rule.kind), None, default_feature_gates(KubeVersion(1, 36))) == []
+    assert (
+        drop_disabled_fields(rule.kind, _sample(rule.kind), None, default_feature_gates(KubeVersion(1, 36)))
+        == []
+    )

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from kubernetes import client
 
 from dra_driver.devcluster import DevCluster
-from tests.support.devcluster_fixtures import class_body, slice_body
+from tests.support.devcluster_fixtures import ClientApi, class_body, slice_body
 
 KUBECTL = shutil.which("kubectl")
 pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
@@ -22,7 +21,11 @@ pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installe
 def kubectl(kubeconfig: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     assert KUBECTL is not None
     result = subprocess.run(
-        [KUBECTL, "--kubeconfig", str(kubeconfig), *args], capture_output=True, text=True, timeout=60, check=False
+        [KUBECTL, "--kubeconfig", str(kubeconfig), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     if check and result.returncode != 0:
         raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}): {result.stderr}")
@@ -39,7 +42,14 @@ def test_version_and_api_resources(devcluster_kubeconfig: Path) -> None:
     assert "Server Version: v1.36.0-hdra" in kubectl(devcluster_kubeconfig, "version").stdout
     result = kubectl(devcluster_kubeconfig, "api-resources")
     lines = {line.split()[0]: line for line in result.stdout.splitlines()[1:]}
-    for name in ("resourceslices", "deviceclasses", "resourceclaims", "resourceclaimtemplates", "pods", "nodes"):
+    for name in (
+        "resourceslices",
+        "deviceclasses",
+        "resourceclaims",
+        "resourceclaimtemplates",
+        "pods",
+        "nodes",
+    ):
         assert name in lines, result.stdout
     assert "resource.k8s.io/v1" in lines["resourceslices"] and "false" in lines["resourceslices"]
     assert "po" in lines["pods"].split()
@@ -47,7 +57,7 @@ def test_version_and_api_resources(devcluster_kubeconfig: Path) -> None:
 
 
 def test_create_get_duplicate_and_delete(
-    devcluster_kubeconfig: Path, tmp_path: Path, resource_api: client.ResourceV1Api
+    devcluster_kubeconfig: Path, tmp_path: Path, resource_api: ClientApi
 ) -> None:
     manifest = _manifest(tmp_path, "slice", slice_body("node-a-slice"))
     created = kubectl(devcluster_kubeconfig, "create", "--validate=false", "-f", str(manifest))
@@ -58,7 +68,9 @@ def test_create_get_duplicate_and_delete(
     assert "(AlreadyExists)" in duplicate.stderr
     resource_api.create_resource_slice(slice_body("node-b-slice", node="node-b"))  # and kubectl sees this
     jsonpath = "-o=jsonpath={.items[*].metadata.name}"
-    selected = kubectl(devcluster_kubeconfig, "get", "resourceslices", "--field-selector", "spec.nodeName=node-b", jsonpath)
+    selected = kubectl(
+        devcluster_kubeconfig, "get", "resourceslices", "--field-selector", "spec.nodeName=node-b", jsonpath
+    )
     assert selected.stdout == "node-b-slice"
     device = kubectl(
         devcluster_kubeconfig,
@@ -72,23 +84,34 @@ def test_create_get_duplicate_and_delete(
     unsupported = kubectl(
         devcluster_kubeconfig, "get", "resourceslices", "--field-selector", "spec.pool.name=x", check=False
     )
-    assert "field label not supported for resource.k8s.io/v1, Kind=ResourceSlice: spec.pool.name" in unsupported.stderr
+    assert (
+        "field label not supported for resource.k8s.io/v1, Kind=ResourceSlice: spec.pool.name"
+        in unsupported.stderr
+    )
     deleted = kubectl(devcluster_kubeconfig, "delete", "resourceslice", "node-a-slice")
     assert 'resourceslice.resource.k8s.io "node-a-slice" deleted' in deleted.stdout
     assert [s.metadata.name for s in resource_api.list_resource_slice().items] == ["node-b-slice"]
 
 
 def test_client_side_apply_created_unchanged_configured(
-    devcluster_kubeconfig: Path, tmp_path: Path, resource_api: client.ResourceV1Api
+    devcluster_kubeconfig: Path, tmp_path: Path, resource_api: ClientApi
 ) -> None:
     body = class_body()
     manifest = _manifest(tmp_path, "class", body)
     args = ("apply", "--validate=false", "-f", str(manifest))
-    assert "deviceclass.resource.k8s.io/gpu.example.com created" in kubectl(devcluster_kubeconfig, *args).stdout
-    assert "deviceclass.resource.k8s.io/gpu.example.com unchanged" in kubectl(devcluster_kubeconfig, *args).stdout
-    body["spec"]["selectors"][0]["cel"]["expression"] = "true"  # type: ignore[index]
+    assert (
+        "deviceclass.resource.k8s.io/gpu.example.com created" in kubectl(devcluster_kubeconfig, *args).stdout
+    )
+    assert (
+        "deviceclass.resource.k8s.io/gpu.example.com unchanged"
+        in kubectl(devcluster_kubeconfig, *args).stdout
+    )
+    body["spec"]["selectors"][0]["cel"]["expression"] = "true"
     _manifest(tmp_path, "class", body)
-    assert "deviceclass.resource.k8s.io/gpu.example.com configured" in kubectl(devcluster_kubeconfig, *args).stdout
+    assert (
+        "deviceclass.resource.k8s.io/gpu.example.com configured"
+        in kubectl(devcluster_kubeconfig, *args).stdout
+    )
     stored = resource_api.read_device_class("gpu.example.com")
     assert stored.spec.selectors[0].cel.expression == "true"
     assert stored.metadata.generation == 2
@@ -104,7 +127,7 @@ def test_server_side_apply_is_refused(devcluster_kubeconfig: Path, tmp_path: Pat
 
 
 def test_get_watch_reports_added_and_deleted(
-    devcluster: DevCluster, devcluster_kubeconfig: Path, resource_api: client.ResourceV1Api
+    devcluster: DevCluster, devcluster_kubeconfig: Path, resource_api: ClientApi
 ) -> None:
     assert KUBECTL is not None
     resource_api.create_resource_slice(slice_body("node-a-slice"))

@@ -3,6 +3,7 @@ status subresources, finalizers."""
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
@@ -10,11 +11,11 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from dra_driver.devcluster import DevCluster
-from tests.support.devcluster_fixtures import allocation, claim_body, raw, slice_body
+from tests.support.devcluster_fixtures import ClientApi, allocation, claim_body, raw, slice_body
 
 
 def test_resource_version_is_one_global_non_contiguous_string_counter(
-    devcluster: DevCluster, resource_api: client.ResourceV1Api, core_api: client.CoreV1Api
+    devcluster: DevCluster, resource_api: ClientApi, core_api: ClientApi
 ) -> None:
     first = resource_api.create_resource_slice(slice_body("s-1"))
     claim = resource_api.create_namespaced_resource_claim("default", claim_body())
@@ -23,7 +24,7 @@ def test_resource_version_is_one_global_non_contiguous_string_counter(
     assert all(isinstance(rv, str) and rv.isdigit() for rv in rvs)
     numbers = [int(rv) for rv in rvs]
     assert numbers == sorted(numbers) and len(set(numbers)) == 3  # shared across kinds, increasing
-    assert any(b - a > 1 for a, b in zip(numbers, numbers[1:], strict=False))  # never arithmetic-friendly
+    assert any(b - a > 1 for a, b in itertools.pairwise(numbers))  # never arithmetic-friendly
     listed = resource_api.list_resource_slice()
     assert listed.metadata.resource_version == str(devcluster.store.current_rv)
     assert int(listed.metadata.resource_version) >= numbers[-1]
@@ -33,7 +34,9 @@ def test_resource_version_is_one_global_non_contiguous_string_counter(
     assert int(deleted.metadata.resource_version) > int(listed.metadata.resource_version)
 
 
-def test_stale_put_is_409_conflict_and_put_without_rv_is_unconditional(resource_api: client.ResourceV1Api) -> None:
+def test_stale_put_is_409_conflict_and_put_without_rv_is_unconditional(
+    resource_api: ClientApi,
+) -> None:
     created = resource_api.create_resource_slice(slice_body("s"))
     created.spec.pool.generation = 2
     updated = resource_api.replace_resource_slice("s", created)
@@ -43,28 +46,31 @@ def test_stale_put_is_409_conflict_and_put_without_rv_is_unconditional(resource_
         resource_api.replace_resource_slice("s", created)
     assert info.value.status == 409
     assert info.value.reason == "Conflict"
-    assert '"reason":"Conflict"' in info.value.body
-    assert (
-        'Operation cannot be fulfilled on resourceslices.resource.k8s.io \\"s\\": the object has been modified;'
-        " please apply your changes to the latest version and try again" in info.value.body
+    assert '"reason":"Conflict"' in str(info.value.body)
+    expected = (
+        'Operation cannot be fulfilled on resourceslices.resource.k8s.io \\"s\\":'
+        " the object has been modified; please apply your changes to the latest version and try again"
     )
+    assert expected in str(info.value.body)
     created.metadata.resource_version = None
     forced = resource_api.replace_resource_slice("s", created)
     assert forced.spec.pool.generation == 3
 
 
-def test_delete_preconditions_and_duplicate_create_are_409(resource_api: client.ResourceV1Api) -> None:
+def test_delete_preconditions_and_duplicate_create_are_409(resource_api: ClientApi) -> None:
     created = resource_api.create_resource_slice(slice_body("s"))
     stale = client.V1DeleteOptions(preconditions=client.V1Preconditions(resource_version="1"))
     with pytest.raises(ApiException) as info:
         resource_api.delete_resource_slice("s", body=stale)
     assert info.value.status == 409
-    assert "Precondition failed: ResourceVersion in precondition: 1, ResourceVersion in object meta:" in info.value.body
+    assert "Precondition failed: ResourceVersion in precondition: 1, ResourceVersion in object meta:" in str(
+        info.value.body
+    )
     with pytest.raises(ApiException) as dup:
         resource_api.create_resource_slice(slice_body("s"))
     assert dup.value.status == 409
-    assert '"reason":"AlreadyExists"' in dup.value.body
-    assert 'resourceslices.resource.k8s.io \\"s\\" already exists' in dup.value.body
+    assert '"reason":"AlreadyExists"' in str(dup.value.body)
+    assert 'resourceslices.resource.k8s.io \\"s\\" already exists' in str(dup.value.body)
     good = client.V1DeleteOptions(
         preconditions=client.V1Preconditions(resource_version=created.metadata.resource_version)
     )
@@ -80,7 +86,7 @@ def test_create_carrying_a_resource_version_is_rejected(devcluster: DevCluster) 
     assert response.json()["message"] == "resourceVersion should not be set on objects to be created"
 
 
-def test_noop_update_keeps_rv_and_emits_no_event(devcluster: DevCluster, resource_api: client.ResourceV1Api) -> None:
+def test_noop_update_keeps_rv_and_emits_no_event(devcluster: DevCluster, resource_api: ClientApi) -> None:
     created = resource_api.create_resource_slice(slice_body("s"))
     rv_before = devcluster.store.current_rv
     cursor = devcluster.store.cursor("resourceslices.resource.k8s.io", rv_before)
@@ -90,7 +96,7 @@ def test_noop_update_keeps_rv_and_emits_no_event(devcluster: DevCluster, resourc
     assert devcluster.store.next_events(cursor, 0) == []
 
 
-def test_server_sets_uid_timestamp_generation_and_generate_name(resource_api: client.ResourceV1Api) -> None:
+def test_server_sets_uid_timestamp_generation_and_generate_name(resource_api: ClientApi) -> None:
     body = slice_body(None, generate_name="node-a-gpu.example.com-")
     body["metadata"]["uid"] = "client-chosen"
     body["metadata"]["generation"] = 7
@@ -109,7 +115,7 @@ def test_server_sets_uid_timestamp_generation_and_generate_name(resource_api: cl
     assert respecced.metadata.creation_timestamp == created.metadata.creation_timestamp
 
 
-def test_claim_status_subresource(resource_api: client.ResourceV1Api) -> None:
+def test_claim_status_subresource(resource_api: ClientApi) -> None:
     body = claim_body()
     body["status"] = {"allocation": allocation()}
     created = resource_api.create_namespaced_resource_claim("default", body)
@@ -126,7 +132,7 @@ def test_claim_status_subresource(resource_api: client.ResourceV1Api) -> None:
     assert resource_api.read_namespaced_resource_claim("claim-a", "default").status is not None
 
 
-def test_pod_status_subresource(core_api: client.CoreV1Api) -> None:
+def test_pod_status_subresource(core_api: ClientApi) -> None:
     pod = {
         "metadata": {"name": "p"},
         "spec": {"nodeName": "node-a", "containers": [{"name": "c", "image": "busybox"}]},
@@ -140,7 +146,7 @@ def test_pod_status_subresource(core_api: client.CoreV1Api) -> None:
     assert running.status.phase == "Running"
 
 
-def test_finalizers_delay_deletion_until_the_last_one_is_removed(resource_api: client.ResourceV1Api) -> None:
+def test_finalizers_delay_deletion_until_the_last_one_is_removed(resource_api: ClientApi) -> None:
     body = claim_body()
     body["metadata"]["finalizers"] = ["example.com/protect"]
     resource_api.create_namespaced_resource_claim("default", body)
@@ -154,7 +160,7 @@ def test_finalizers_delay_deletion_until_the_last_one_is_removed(resource_api: c
     with pytest.raises(ApiException) as info:
         resource_api.replace_namespaced_resource_claim("claim-a", "default", still)
     assert info.value.status == 422
-    assert "no new finalizers can be added if the object is being deleted" in info.value.body
+    assert "no new finalizers can be added if the object is being deleted" in str(info.value.body)
     still.metadata.finalizers = []
     resource_api.replace_namespaced_resource_claim("claim-a", "default", still)
     with pytest.raises(ApiException) as gone:
@@ -163,17 +169,19 @@ def test_finalizers_delay_deletion_until_the_last_one_is_removed(resource_api: c
 
 
 def test_namespaced_create_needs_an_existing_namespace(
-    devcluster: DevCluster, resource_api: client.ResourceV1Api
+    devcluster: DevCluster, resource_api: ClientApi
 ) -> None:
     with pytest.raises(ApiException) as info:
         resource_api.create_namespaced_resource_claim("missing", claim_body(namespace="missing"))
     assert info.value.status == 404
-    assert 'namespaces \\"missing\\" not found' in info.value.body
+    assert 'namespaces \\"missing\\" not found' in str(info.value.body)
     devcluster.create_namespace("missing")
-    assert resource_api.create_namespaced_resource_claim("missing", claim_body(namespace="missing")).metadata.uid
+    assert resource_api.create_namespaced_resource_claim(
+        "missing", claim_body(namespace="missing")
+    ).metadata.uid
 
 
-def test_create_node_helper(devcluster: DevCluster, core_api: client.CoreV1Api) -> None:
+def test_create_node_helper(devcluster: DevCluster, core_api: ClientApi) -> None:
     node = devcluster.create_node("node-c")
     assert node["metadata"]["labels"]["kubernetes.io/hostname"] == "node-c"
     assert node["metadata"]["uid"]

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from dra_driver.devcluster import DevCluster
-from tests.support.devcluster_fixtures import allocation, claim_body, raw, slice_body
+from tests.support.devcluster_fixtures import ClientApi, allocation, claim_body, raw, slice_body
 
 SLICES = "/apis/resource.k8s.io/v1/resourceslices"
 
 
 def test_official_client_dict_patch_is_strategic_and_merges_finalizers_as_a_set(
-    resource_api: client.ResourceV1Api,
+    resource_api: ClientApi,
 ) -> None:
     body = slice_body("s")
     body["metadata"]["finalizers"] = ["a.example.com/one"]
@@ -26,14 +25,20 @@ def test_official_client_dict_patch_is_strategic_and_merges_finalizers_as_a_set(
     assert patched.metadata.generation == 1
 
 
-def test_strategic_patch_replaces_atomic_devices_list_like_upstream(resource_api: client.ResourceV1Api) -> None:
+def test_strategic_patch_replaces_atomic_devices_list_like_upstream(
+    resource_api: ClientApi,
+) -> None:
     resource_api.create_resource_slice(slice_body("s", devices=4))
     patched = resource_api.patch_resource_slice("s", {"spec": {"devices": [{"name": "gpu-9"}]}})
-    assert [d.name for d in patched.spec.devices] == ["gpu-9"]  # spec.devices is x-kubernetes-list-type: atomic
+    assert [d.name for d in patched.spec.devices] == [
+        "gpu-9"
+    ]  # spec.devices is x-kubernetes-list-type: atomic
     assert patched.metadata.generation == 2
 
 
-def test_strategic_patch_merges_owner_references_by_uid_and_honours_directives(devcluster: DevCluster) -> None:
+def test_strategic_patch_merges_owner_references_by_uid_and_honours_directives(
+    devcluster: DevCluster,
+) -> None:
     body = slice_body("s")
     owner = {"apiVersion": "v1", "kind": "Node", "name": "node-a", "uid": "u-1"}
     body["metadata"]["ownerReferences"] = [owner]
@@ -58,7 +63,7 @@ def test_strategic_patch_merges_owner_references_by_uid_and_honours_directives(d
     assert unknown.status == 400
 
 
-def test_merge_patch_and_json_patch(resource_api: client.ResourceV1Api) -> None:
+def test_merge_patch_and_json_patch(resource_api: ClientApi) -> None:
     resource_api.create_resource_slice(slice_body("s", devices=2))
     merged = resource_api.patch_resource_slice(
         "s", {"spec": {"pool": {"generation": 5}}}, _content_type="application/merge-patch+json"
@@ -82,21 +87,23 @@ def test_merge_patch_and_json_patch(resource_api: client.ResourceV1Api) -> None:
     assert failed.value.status == 422
 
 
-def test_patch_with_stale_rv_conflicts_and_patch_validates(resource_api: client.ResourceV1Api) -> None:
+def test_patch_with_stale_rv_conflicts_and_patch_validates(resource_api: ClientApi) -> None:
     created = resource_api.create_resource_slice(slice_body("s"))
     resource_api.patch_resource_slice("s", {"metadata": {"labels": {"a": "b"}}})
     with pytest.raises(ApiException) as stale:
-        resource_api.patch_resource_slice("s", {"metadata": {"resourceVersion": created.metadata.resource_version}})
+        resource_api.patch_resource_slice(
+            "s", {"metadata": {"resourceVersion": created.metadata.resource_version}}
+        )
     assert stale.value.status == 409
     with pytest.raises(ApiException) as invalid:
         resource_api.patch_resource_slice(
             "s", {"spec": {"pool": {"resourceSliceCount": "1"}}}, _content_type="application/merge-patch+json"
         )
     assert invalid.value.status == 422
-    assert "'1' is not of type 'integer'" in invalid.value.body
+    assert "'1' is not of type 'integer'" in str(invalid.value.body)
 
 
-def test_status_patch_touches_only_status(resource_api: client.ResourceV1Api) -> None:
+def test_status_patch_touches_only_status(resource_api: ClientApi) -> None:
     resource_api.create_namespaced_resource_claim("default", claim_body())
     patch = {"status": {"allocation": allocation()}, "metadata": {"labels": {"ignored": "yes"}}}
     patched = resource_api.patch_namespaced_resource_claim_status(
@@ -110,8 +117,10 @@ def test_status_patch_touches_only_status(resource_api: client.ResourceV1Api) ->
     assert main.status is not None  # the main resource ignores status changes
 
 
-def test_server_side_apply_is_415(devcluster: DevCluster, resource_api: client.ResourceV1Api) -> None:
+def test_server_side_apply_is_415(devcluster: DevCluster, resource_api: ClientApi) -> None:
     resource_api.create_resource_slice(slice_body("s"))
-    response = raw(devcluster.url, "PATCH", f"{SLICES}/s?fieldManager=x", b"{}", "application/apply-patch+yaml")
+    response = raw(
+        devcluster.url, "PATCH", f"{SLICES}/s?fieldManager=x", b"{}", "application/apply-patch+yaml"
+    )
     assert response.status == 415
     assert "server-side apply is not modelled" in response.json()["message"]

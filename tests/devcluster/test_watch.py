@@ -7,31 +7,37 @@ import threading
 from typing import Any
 
 import pytest
-from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
 from dra_driver.devcluster import DevCluster
 from dra_driver.devcluster.resources import BY_KIND
-from tests.support.devcluster_fixtures import raw, raw_watch, slice_body
+from tests.support.devcluster_fixtures import ClientApi, new_watch, raw, raw_watch, slice_body
 
 SLICES = "/apis/resource.k8s.io/v1/resourceslices"
 
 
-def _collect(api: client.ResourceV1Api, **kwargs: Any) -> tuple[list[tuple[str, Any]], watch.Watch]:
-    stream = watch.Watch()
+def _collect(api: ClientApi, **kwargs: Any) -> tuple[list[tuple[str, Any]], Any]:
+    stream = new_watch()
     events = [(e["type"], e["object"]) for e in stream.stream(api.list_resource_slice, **kwargs)]
     return events, stream
 
 
-def test_watch_resumes_from_rv_with_modified_deleted_and_bookmarks(resource_api: client.ResourceV1Api) -> None:
+def test_watch_resumes_from_rv_with_modified_deleted_and_bookmarks(
+    resource_api: ClientApi,
+) -> None:
     created = resource_api.create_resource_slice(slice_body("s"))
     created.spec.pool.generation = 2
     modified = resource_api.replace_resource_slice("s", created)
     deleted = resource_api.delete_resource_slice("s")
     events, stream = _collect(
-        resource_api, resource_version=created.metadata.resource_version, allow_watch_bookmarks=True, timeout_seconds=1
+        resource_api,
+        resource_version=created.metadata.resource_version,
+        allow_watch_bookmarks=True,
+        timeout_seconds=1,
     )
-    changes = [(kind, obj.metadata.name, obj.metadata.resource_version) for kind, obj in events if kind != "BOOKMARK"]
+    changes = [
+        (kind, obj.metadata.name, obj.metadata.resource_version) for kind, obj in events if kind != "BOOKMARK"
+    ]
     assert changes == [
         ("MODIFIED", "s", modified.metadata.resource_version),
         ("DELETED", "s", deleted.metadata.resource_version),
@@ -43,7 +49,7 @@ def test_watch_resumes_from_rv_with_modified_deleted_and_bookmarks(resource_api:
     assert int(stream.resource_version) >= int(deleted.metadata.resource_version)
 
 
-def test_watch_without_rv_starts_with_synthetic_added(resource_api: client.ResourceV1Api) -> None:
+def test_watch_without_rv_starts_with_synthetic_added(resource_api: ClientApi) -> None:
     resource_api.create_resource_slice(slice_body("s-a"))
     resource_api.create_resource_slice(slice_body("s-b", node="node-b"))
     for rv in (None, "0"):
@@ -54,7 +60,7 @@ def test_watch_without_rv_starts_with_synthetic_added(resource_api: client.Resou
         assert [(kind, obj.metadata.name) for kind, obj in events] == [("ADDED", "s-a")]
 
 
-def test_send_initial_events_ends_with_annotated_bookmark(resource_api: client.ResourceV1Api) -> None:
+def test_send_initial_events_ends_with_annotated_bookmark(resource_api: ClientApi) -> None:
     resource_api.create_resource_slice(slice_body("s-a"))
     resource_api.create_resource_slice(slice_body("s-b"))
     events, _ = _collect(
@@ -70,15 +76,15 @@ def test_send_initial_events_ends_with_annotated_bookmark(resource_api: client.R
     assert end["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
 
 
-def test_send_initial_events_requires_not_older_than(resource_api: client.ResourceV1Api) -> None:
+def test_send_initial_events_requires_not_older_than(resource_api: ClientApi) -> None:
     with pytest.raises(ApiException) as info:
         _collect(resource_api, send_initial_events=True, allow_watch_bookmarks=True, timeout_seconds=1)
     assert info.value.status == 422
-    assert "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan" in info.value.body
+    assert "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan" in str(info.value.body)
 
 
 def test_watch_below_compaction_horizon_is_410_in_stream(
-    devcluster: DevCluster, resource_api: client.ResourceV1Api
+    devcluster: DevCluster, resource_api: ClientApi
 ) -> None:
     created = resource_api.create_resource_slice(slice_body("s"))
     resource_api.delete_resource_slice("s")
@@ -96,12 +102,12 @@ def test_watch_below_compaction_horizon_is_410_in_stream(
         assert info.value.status == 410
 
 
-def _watch_in_thread(api: client.ResourceV1Api, **kwargs: Any) -> tuple[queue.Queue[Any], threading.Thread]:
+def _watch_in_thread(api: ClientApi, **kwargs: Any) -> tuple[queue.Queue[Any], threading.Thread]:
     out: queue.Queue[Any] = queue.Queue()
 
     def run() -> None:
         try:
-            for event in watch.Watch().stream(api.list_resource_slice, **kwargs):
+            for event in new_watch().stream(api.list_resource_slice, **kwargs):
                 out.put(event["type"])
         except ApiException as exc:
             out.put(exc)
@@ -113,7 +119,7 @@ def _watch_in_thread(api: client.ResourceV1Api, **kwargs: Any) -> tuple[queue.Qu
 
 
 def test_watcher_that_falls_behind_a_compaction_gets_410(
-    devcluster: DevCluster, resource_api: client.ResourceV1Api
+    devcluster: DevCluster, resource_api: ClientApi
 ) -> None:
     start = str(devcluster.store.current_rv)
     events, thread = _watch_in_thread(resource_api, resource_version=start, timeout_seconds=10)
@@ -130,7 +136,7 @@ def test_watcher_that_falls_behind_a_compaction_gets_410(
     thread.join(timeout=5)
 
 
-def test_close_all_watches_ends_open_streams(devcluster: DevCluster, resource_api: client.ResourceV1Api) -> None:
+def test_close_all_watches_ends_open_streams(devcluster: DevCluster, resource_api: ClientApi) -> None:
     events, thread = _watch_in_thread(resource_api, timeout_seconds=30)
     resource_api.create_resource_slice(slice_body("s-1"))
     assert events.get(timeout=5) == "ADDED"
@@ -144,7 +150,7 @@ def test_close_all_watches_ends_open_streams(devcluster: DevCluster, resource_ap
 
 
 def test_selector_filtering_turns_transitions_into_added_and_deleted(
-    devcluster: DevCluster, resource_api: client.ResourceV1Api
+    devcluster: DevCluster, resource_api: ClientApi
 ) -> None:
     start = str(devcluster.store.current_rv)
     body = slice_body("s")
@@ -164,7 +170,7 @@ def test_selector_filtering_turns_transitions_into_added_and_deleted(
     assert rvs == sorted(rvs) and len(set(rvs)) == 4  # the transition DELETED carries the event's RV
 
 
-def test_watch_response_is_chunked_json_lines(devcluster: DevCluster, resource_api: client.ResourceV1Api) -> None:
+def test_watch_response_is_chunked_json_lines(devcluster: DevCluster, resource_api: ClientApi) -> None:
     resource_api.create_resource_slice(slice_body("s"))
     response = raw(devcluster.url, "GET", f"{SLICES}?watch=true&timeoutSeconds=1")
     assert response.status == 200

@@ -13,7 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from kubernetes import watch
+
 DRIVER = "gpu.example.com"
+
+# The official client's pydantic models make every field Optional and its methods expect models,
+# while contract tests send plain dicts on purpose and read fields the server guarantees; tests
+# therefore hold ResourceV1Api / CoreV1Api objects under this alias.
+ClientApi = Any
 
 
 def slice_body(
@@ -45,7 +52,9 @@ def slice_body(
     }
 
 
-def claim_body(name: str = "claim-a", namespace: str = "default", device_class: str = DRIVER) -> dict[str, Any]:
+def claim_body(
+    name: str = "claim-a", namespace: str = "default", device_class: str = DRIVER
+) -> dict[str, Any]:
     return {
         "apiVersion": "resource.k8s.io/v1",
         "kind": "ResourceClaim",
@@ -67,9 +76,16 @@ def allocation(device: str = "gpu-0", node: str = "node-a") -> dict[str, Any]:
     return {
         "devices": {"results": [{"request": "gpu", "driver": DRIVER, "pool": node, "device": device}]},
         "nodeSelector": {
-            "nodeSelectorTerms": [{"matchFields": [{"key": "metadata.name", "operator": "In", "values": [node]}]}]
+            "nodeSelectorTerms": [
+                {"matchFields": [{"key": "metadata.name", "operator": "In", "values": [node]}]}
+            ]
         },
     }
+
+
+def new_watch() -> Any:
+    """A ``kubernetes.watch.Watch`` (the class is untyped; tests use it as Any)."""
+    return watch.Watch()  # type: ignore[no-untyped-call]
 
 
 @dataclass
@@ -88,6 +104,7 @@ def raw(
     path: str,
     body: Any = None,
     content_type: str = "application/json",
+    *,
     timeout: float = 10.0,
 ) -> RawResponse:
     """One HTTP request; ``body`` is JSON-encoded unless it is already bytes."""
