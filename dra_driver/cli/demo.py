@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+import re
 import time
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,16 +35,20 @@ DEMO_NODES: tuple[tuple[str, str], ...] = (
     ("node-mixed", "mixed"),
 )
 _GIB = 1024**3
+_PARTITION = re.compile(r"-p(\d+)-\d+$")
+_REPLICA = re.compile(r"-r\d+$")
 
 
 @dataclass(frozen=True)
 class CardRow:
+    """One physical card as the scheduler sees it, however many devices it is published as."""
+
     node: str
-    device: str
+    card: str
     product: str
     memory_gib: float
-    cores: str
-    shares: str
+    devices: int
+    sharing: str
     uuid: str
 
 
@@ -58,7 +64,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     parser.add_argument("--kube-version", default=str(DEFAULT_VERSION), help="Kubernetes version to emulate")
     parser.add_argument("--feature-gates", default="", help="e.g. DRAConsumableCapacity=false")
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, default_log_level="warning")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -98,55 +104,72 @@ def run(args: argparse.Namespace) -> int:
                 f"{len(result.created)} slice(s) created"
             )
         slices = client.resource_slices.list(field_selector=f"spec.driver={driver}").items
-        rows = _card_rows(slices)
+        rows = card_rows(slices)
         print()
         print(
             format_table(
-                ["NODE", "DEVICE", "PRODUCT", "MEMORY GiB", "CORES %", "SHARES", "UUID"],
-                [[r.node, r.device, r.product, f"{r.memory_gib:g}", r.cores, r.shares, r.uuid] for r in rows],
+                ["NODE", "CARD", "PRODUCT", "MEMORY GiB", "DEVICES", "SHARING", "UUID"],
+                [
+                    [r.node, r.card, r.product, f"{r.memory_gib:g}", r.devices, r.sharing, r.uuid]
+                    for r in rows
+                ],
             )
         )
         total_gib = sum(r.memory_gib for r in rows)
+        devices = sum(r.devices for r in rows)
         print()
         print(
-            f"{len(DEMO_NODES)} nodes, {len(rows)} devices in {len(slices)} ResourceSlices, "
-            f"{total_gib:g} GiB of accelerator memory; done in {time.monotonic() - started:.1f}s"
+            f"{len(DEMO_NODES)} nodes, {len(rows)} cards published as {devices} devices in {len(slices)} "
+            f"ResourceSlices, {total_gib:g} GiB of accelerator memory; done in {time.monotonic() - started:.2f}s"
         )
     return 0
 
 
-def _card_rows(slices: Sequence[V1ResourceSlice]) -> list[CardRow]:
-    rows: list[CardRow] = []
+def card_rows(slices: Sequence[V1ResourceSlice]) -> list[CardRow]:
+    """Group published devices by physical card (node + uuid) and describe how each is shared."""
+    groups: dict[tuple[str, str], list[V1Device]] = defaultdict(list)
     for slice_ in slices:
         if slice_.spec is None or slice_.spec.node_name is None:
             continue
-        rows.extend(_row(slice_.spec.node_name, device) for device in slice_.spec.devices or [])
-    return sorted(rows, key=lambda r: (r.node, _device_sort_key(r.device)))
+        for device in slice_.spec.devices or []:
+            groups[(slice_.spec.node_name, _text(device, "uuid"))].append(device)
+    rows = [_card_row(node, uuid, devices) for (node, uuid), devices in groups.items()]
+    return sorted(rows, key=lambda r: (r.node, _device_sort_key(r.card)))
 
 
-def _row(node: str, device: V1Device) -> CardRow:
-    attributes = device.attributes or {}
-    capacity = device.capacity or {}
-
-    def text(name: str) -> str:
-        value = attributes.get(name)
-        return str(value.string) if value is not None and value.string is not None else "-"
-
-    def amount(name: str) -> str:
-        cap = capacity.get(name)
-        return str(parse_quantity(cap.value)) if cap is not None else "-"
-
-    memory = capacity.get("memory")
-    memory_gib = float(parse_quantity(memory.value)) / _GIB if memory is not None else 0.0
+def _card_row(node: str, uuid: str, devices: list[V1Device]) -> CardRow:
+    card = min((d.name for d in devices), key=len).split("-r")[0]
+    memory = max(_amount(d, "memory") for d in devices)
+    replicas = [d for d in devices if _REPLICA.search(d.name)]
+    fractions = Counter(int(m.group(1)) for d in devices if (m := _PARTITION.search(d.name)))
+    if any(d.allow_multiple_allocations for d in devices):
+        sharing = f"{_amount(devices[0], 'shares'):g} shares by memory and cores"
+    elif fractions:
+        sharing = "whole or " + ", ".join(f"{n}x 1/{f}" for f, n in sorted(fractions.items()))
+    elif replicas:
+        memory *= len(replicas)
+        sharing = f"{len(replicas)} replicas of {_amount(replicas[0], 'memory') / _GIB:g} GiB"
+    else:
+        sharing = "whole card only"
     return CardRow(
         node=node,
-        device=device.name,
-        product=text("productName"),
-        memory_gib=round(memory_gib, 2),
-        cores=amount("cores"),
-        shares=amount("shares"),
-        uuid=text("uuid"),
+        card=card,
+        product=_text(devices[0], "productName"),
+        memory_gib=round(memory / _GIB, 2),
+        devices=len(devices),
+        sharing=sharing,
+        uuid=uuid,
     )
+
+
+def _text(device: V1Device, name: str) -> str:
+    value = (device.attributes or {}).get(name)
+    return str(value.string) if value is not None and value.string is not None else "-"
+
+
+def _amount(device: V1Device, name: str) -> float:
+    capacity = (device.capacity or {}).get(name)
+    return float(parse_quantity(capacity.value)) if capacity is not None else 0.0
 
 
 def _fixed(devices: list[AcceleratorDevice]) -> Callable[[], list[AcceleratorDevice]]:

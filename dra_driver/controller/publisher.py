@@ -24,7 +24,7 @@ from typing import Any
 from kubernetes.client import V1ObjectReference, V1OwnerReference, V1ResourceSlice
 
 from dra_driver.devices import AcceleratorDevice
-from dra_driver.kube import AlreadyExists, Conflict, KubeClient, NotFound
+from dra_driver.kube import AlreadyExists, BadRequest, Conflict, KubeClient, NotFound
 from dra_driver.kube.features import FeatureGate
 from dra_driver.slices import (
     AUTO_FALLBACK,
@@ -87,6 +87,7 @@ class SlicePublisher:
         self._devices = devices
         self._requested_mode = mode
         self._fallback_index = 0
+        self._probed = False
         self._options = options or SliceOptions()
         self._owner: V1OwnerReference | None = None
         # Content (see slices.slice_content) of what this process last published, by slice name,
@@ -120,6 +121,8 @@ class SlicePublisher:
 
     def sync(self) -> SyncResult:
         """Bring the API to the desired state once; falls back and re-syncs in auto mode."""
+        if self._requested_mode is SharingMode.AUTO and not self._probed:
+            self._probe_auto_mode()
         while True:
             result, dropped = self._sync_mode(self.mode)
             if not dropped:
@@ -130,6 +133,31 @@ class SlicePublisher:
                     f"the API server dropped the fields of sharing mode {self.mode.value} for node "
                     f"{self._node_name}: feature gate {gates} is disabled; use --mode auto or enable it"
                 )
+            self._fall_back(dropped)
+
+    def _probe_auto_mode(self) -> None:
+        """Pick the richest mode whose fields survive a dry-run create, before any real write.
+
+        This keeps a cluster from ever seeing a pool in a mode its API server mangles. A server
+        that cannot dry-run (400) is left to the write-time check in ``sync``.
+        """
+        while True:
+            dropped: set[FeatureGate] = set()
+            for slice_ in self._desired(self.mode):
+                probe = slice_.model_copy(deep=True)
+                assert probe.metadata is not None
+                probe.metadata.name = None
+                probe.metadata.generate_name = "hdra-probe-"
+                try:
+                    answer = self._client.resource_slices.create(probe, dry_run=True)
+                except BadRequest as exc:
+                    log.info("API server cannot dry-run ResourceSlices (%s); checking on write instead", exc)
+                    self._probed = True
+                    return
+                dropped |= dropped_gates(slice_, answer)
+            if not dropped:
+                self._probed = True
+                return
             self._fall_back(dropped)
 
     def _fall_back(self, dropped: set[FeatureGate]) -> None:

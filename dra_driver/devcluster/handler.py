@@ -195,8 +195,8 @@ class ApiHandler(BaseHTTPRequestHandler):
                 raise errors.method_not_allowed(method, path)
             self._send(200, encode(route))
             return
-        if "dryRun" in query:
-            raise errors.bad_request("dryRun is not modelled by the hdra dev cluster")
+        if "dryRun" in query and (method != "POST" or query["dryRun"] != "All"):
+            raise errors.bad_request("the hdra dev cluster models dryRun=All on create (POST) only")
         self._resource(method, route, query, body)
 
     def _decode(self, body: bytes) -> Any:
@@ -223,7 +223,8 @@ class ApiHandler(BaseHTTPRequestHandler):
         elif method == "POST" and not name:
             if res.namespaced and route.namespace is None:
                 raise errors.method_not_allowed(method, self.path)
-            self._send(201, registry.create(res, ns, self._decode(body)).raw)
+            dry_run = query.get("dryRun") == "All"
+            self._send(201, registry.create(res, ns, self._decode(body), dry_run=dry_run).raw)
         elif method == "PUT" and name:
             self._send(
                 200, registry.update(res, ns, name, self._decode(body), status=route.sub == "status").raw

@@ -24,7 +24,7 @@ from dra_driver.devcluster.resources import NAMESPACES, ResourceKind
 from dra_driver.devcluster.schema import validator
 from dra_driver.devcluster.selectors import Selection
 from dra_driver.devcluster.smp import PatchMeta
-from dra_driver.devcluster.store import ADDED, DELETED, MODIFIED, Entry, Key, Store
+from dra_driver.devcluster.store import ADDED, DELETED, MODIFIED, Entry, Key, Store, encode
 from dra_driver.kube.features import FeatureGate, KubeVersion
 
 _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # upstream utilrand.String alphabet (no vowels)
@@ -67,7 +67,9 @@ class Registry:
 
     # ---- writes ------------------------------------------------------------------------------
 
-    def create(self, resource: ResourceKind, namespace: str, body: Any) -> Entry:
+    def create(self, resource: ResourceKind, namespace: str, body: Any, *, dry_run: bool = False) -> Entry:
+        """POST. With ``dry_run`` (``?dryRun=All``) every check runs and fields are dropped as for a
+        real create, but nothing is stored and no resourceVersion is consumed."""
         obj = self._checked_body(resource, namespace, body, url_name=None)
         meta = obj["metadata"]
         if meta.get("resourceVersion"):
@@ -100,6 +102,8 @@ class Registry:
                 raise errors.not_found("namespaces", "", namespace)
             if self.store.get(storage_key(resource), key) is not None:
                 raise errors.already_exists(resource.plural, resource.group, meta["name"])
+            if dry_run:
+                return Entry(obj, encode(obj), self.store.current_rv)
             return self.store.write(storage_key(resource), key, obj, ADDED)
 
     def update(self, resource: ResourceKind, namespace: str, name: str, body: Any, *, status: bool) -> Entry:

@@ -107,16 +107,17 @@ class Resource(Generic[T]):
         )
         return result
 
-    def _create(self, namespace: str | None, obj: T) -> T:
+    def _create(self, namespace: str | None, obj: T, dry_run: bool = False) -> T:
         scope = self._scope(namespace)
         self._check_namespace(obj, namespace)
         name = object_meta(obj, self.spec.kind).name or object_meta(obj, self.spec.kind).generate_name
         fn = self._fns["create"]
+        extra = {"dry_run": "All"} if dry_run else {}
         result: T = self._call(
-            "create",
+            "create (dry run)" if dry_run else "create",
             name,
             namespace,
-            lambda: fn(**scope, body=obj, _request_timeout=self.policy.request_timeout_s),
+            lambda: fn(**scope, body=obj, _request_timeout=self.policy.request_timeout_s, **extra),
         )
         return result
 
@@ -214,8 +215,9 @@ class ClusterResource(Resource[T]):
     def list(self, *, field_selector: str | None = None, label_selector: str | None = None) -> ObjectList[T]:
         return self.list_objects(None, field_selector, label_selector)
 
-    def create(self, obj: T) -> T:
-        return self._create(None, obj)
+    def create(self, obj: T, *, dry_run: bool = False) -> T:
+        """POST; with ``dry_run`` the server checks and answers but stores nothing (``dryRun=All``)."""
+        return self._create(None, obj, dry_run)
 
     def update(self, obj: T) -> T:
         """PUT; a stale metadata.resourceVersion raises Conflict."""
@@ -250,8 +252,9 @@ class NamespacedResource(Resource[T]):
         """List in ``namespace``; None lists across all namespaces."""
         return self.list_objects(namespace, field_selector, label_selector)
 
-    def create(self, namespace: str, obj: T) -> T:
-        return self._create(namespace, obj)
+    def create(self, namespace: str, obj: T, *, dry_run: bool = False) -> T:
+        """POST; with ``dry_run`` the server checks and answers but stores nothing (``dryRun=All``)."""
+        return self._create(namespace, obj, dry_run)
 
     def update(self, namespace: str, obj: T) -> T:
         """PUT; a stale metadata.resourceVersion raises Conflict. Kinds with status ignore .status here."""

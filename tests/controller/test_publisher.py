@@ -227,6 +227,9 @@ def test_auto_falls_back_when_gates_are_off_and_says_why(
         publisher = make_publisher(kube, Inventory(2), SharingMode.AUTO)
         result = publisher.sync()
         assert result.mode is expected
+        # The dry-run probe picked the mode before any real write: no broken pool was ever stored.
+        assert result.generation == 1
+        assert generations(kube) == {1}
         assert publisher.sync().writes == 0
         names = {s.metadata.name for s in slices(kube) if s.metadata}
         if expected is SharingMode.REPLICAS:
@@ -266,3 +269,32 @@ def test_options_are_passed_to_the_builder(kube: KubeClient, node: str) -> None:
     publisher.sync()
     names = sorted(d.name for s in slices(kube) if s.spec for d in s.spec.devices or [])
     assert names == ["gpu-0-r0", "gpu-0-r1"]
+
+
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [
+        (KubeVersion(1, 34), SharingMode.REPLICAS),
+        (KubeVersion(1, 35), SharingMode.REPLICAS),
+        (KubeVersion(1, 36), SharingMode.CAPACITY),
+    ],
+)
+def test_auto_on_stock_servers_of_each_release(
+    version: KubeVersion, expected: SharingMode, tmp_path: Path
+) -> None:
+    """Every write is validated by the server against that release's strict schema."""
+    with DevCluster(kube_version=version) as cluster:
+        cluster.create_node(NODE)
+        kube = KubeClient.from_kubeconfig(cluster.write_kubeconfig(tmp_path / "kubeconfig"))
+        publisher = SlicePublisher(
+            kube,
+            driver=DRIVER,
+            node_name=NODE,
+            devices=Inventory(8),
+            mode=SharingMode.AUTO,
+            options=SliceOptions(kube_version=version),
+        )
+        result = publisher.sync()
+        assert result.mode is expected
+        assert result.generation == 1
+        assert publisher.sync().writes == 0

@@ -188,3 +188,36 @@ def test_create_node_helper(devcluster: DevCluster, core_api: ClientApi) -> None
     read = core_api.read_node("node-c")
     assert read.metadata.uid == node["metadata"]["uid"]
     assert read.status.conditions[0].type == "Ready"
+
+
+def test_dry_run_create_checks_and_drops_but_stores_nothing(devcluster: DevCluster) -> None:
+    import json
+    import urllib.request
+
+    body = json.dumps(
+        {
+            "apiVersion": "resource.k8s.io/v1",
+            "kind": "ResourceSlice",
+            "metadata": {"generateName": "probe-"},
+            "spec": {
+                "driver": "mock.hdra.io",
+                "nodeName": "n",
+                "pool": {"name": "n", "generation": 1, "resourceSliceCount": 1},
+                "devices": [{"name": "gpu-0"}],
+            },
+        }
+    ).encode()
+    rv_before = devcluster.store.current_rv
+    request = urllib.request.Request(
+        devcluster.url + "/apis/resource.k8s.io/v1/resourceslices?dryRun=All",
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request) as answer:
+        assert answer.status == 201
+        created = json.loads(answer.read())
+    assert created["metadata"]["name"].startswith("probe-")
+    assert devcluster.store.current_rv == rv_before
+    with urllib.request.urlopen(devcluster.url + "/apis/resource.k8s.io/v1/resourceslices") as listing:
+        assert json.loads(listing.read())["items"] == []
