@@ -116,10 +116,10 @@ def run(args: argparse.Namespace) -> int:
             )
         )
         total_gib = sum(r.memory_gib for r in rows)
-        devices = sum(r.devices for r in rows)
+        device_count = sum(r.devices for r in rows)
         print()
         print(
-            f"{len(DEMO_NODES)} nodes, {len(rows)} cards published as {devices} devices in {len(slices)} "
+            f"{len(DEMO_NODES)} nodes, {len(rows)} cards published as {device_count} devices in {len(slices)} "
             f"ResourceSlices, {total_gib:g} GiB of accelerator memory; done in {time.monotonic() - started:.2f}s"
         )
     return 0
