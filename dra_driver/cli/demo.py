@@ -9,8 +9,8 @@ Later issues grow it into allocation, prepare and per-pod limits.
 from __future__ import annotations
 
 import argparse
-import tempfile
 import re
+import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
@@ -118,9 +118,10 @@ def run(args: argparse.Namespace) -> int:
         total_gib = sum(r.memory_gib for r in rows)
         device_count = sum(r.devices for r in rows)
         print()
+        elapsed = time.monotonic() - started
         print(
-            f"{len(DEMO_NODES)} nodes, {len(rows)} cards published as {device_count} devices in {len(slices)} "
-            f"ResourceSlices, {total_gib:g} GiB of accelerator memory; done in {time.monotonic() - started:.2f}s"
+            f"{len(DEMO_NODES)} nodes, {len(rows)} cards published as {device_count} devices in "
+            f"{len(slices)} ResourceSlices, {total_gib:g} GiB of accelerator memory; done in {elapsed:.2f}s"
         )
     return 0
 

@@ -26,8 +26,9 @@ Not modelled (a real cluster differs here):
 
 * authentication, authorization (RBAC), admission webhooks, audit, API priority and fairness;
 * managedFields and server-side apply (``application/apply-patch+yaml`` answers 415);
-* ``dryRun`` other than ``All`` on create (answers 400); ``fieldValidation`` (unknown fields are always a 422, even where the
-  real server would drop them with a warning); protobuf and Table output (always JSON);
+* ``dryRun`` except ``dryRun=All`` on create (answers 400); ``fieldValidation`` (unknown fields
+  are always a 422, even where the real server would drop them with a warning); protobuf and
+  Table output (always JSON);
 * pagination: ``limit``/``continue`` are ignored and every list is one complete page (as the watch
   cache does for resourceVersion=0); lists at an exact past resourceVersion;
 * aggregated discovery (the legacy discovery documents are served) and OpenAPI (``/openapi/v2``
