@@ -95,6 +95,9 @@ class SlicePublisher:
         self._published: dict[str, dict[str, Any]] | None = None
         self._generation = 0
         self.known_resource_versions: set[str] = set()
+        # The slices of the last successful sync, as published (generation, owner and all). Prepare
+        # reads device capacities from them so it agrees with the scheduler on every number.
+        self.published_slices: tuple[V1ResourceSlice, ...] = ()
 
     @property
     def client(self) -> KubeClient:
@@ -235,6 +238,7 @@ class SlicePublisher:
             written = self._write(slice_, stored, result)
             dropped |= dropped_gates(slice_, written)
         self._published = desired_content
+        self.published_slices = tuple(desired)
         if result.writes:
             log.info(
                 "node %s driver %s: %s mode, generation %d, %d created, %d updated, %d deleted",

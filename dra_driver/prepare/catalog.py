@@ -1,0 +1,79 @@
+"""The device catalog: what each published device name means on this node.
+
+Owns: mapping a device name from an allocation result (``gpu-0``, ``gpu-0-p4-2``, ``gpu-1-r3``) to
+the physical card behind it and the capacity the device was published with, so prepare can
+compute limits for partitions and replicas and recognise whole cards. It is built from the same
+ResourceSlices the controller publishes, so prepare and the scheduler agree on every number.
+
+It must never guess: a name that is not in the catalog is an unknown device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from kubernetes.client import V1ResourceSlice
+
+from dra_driver.devices import AcceleratorDevice
+from dra_driver.kube.quantity import parse_quantity
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    """One published device: its card, its capacities (as integers) and how it may be shared."""
+
+    name: str
+    card: AcceleratorDevice
+    capacity: dict[str, int]
+    multiple_allocations: bool
+
+    @property
+    def is_whole_card(self) -> bool:
+        """True when the device is the entire card (exclusive or the partitions-mode parent)."""
+        memory = self.capacity.get("memory")
+        cores = self.capacity.get("cores")
+        return (
+            not self.multiple_allocations
+            and (memory is None or memory >= self.card.memory_bytes)
+            and cores in (None, 100)
+        )
+
+
+class DeviceCatalog:
+    """Published device name → ``CatalogEntry``, for one driver on one node."""
+
+    def __init__(self, entries: Iterable[CatalogEntry]) -> None:
+        self._entries = {entry.name: entry for entry in entries}
+
+    @classmethod
+    def from_slices(cls, cards: Sequence[AcceleratorDevice], slices: Sequence[V1ResourceSlice]) -> DeviceCatalog:
+        by_uuid = {card.uuid: card for card in cards}
+        entries: list[CatalogEntry] = []
+        for slice_ in slices:
+            for device in (slice_.spec.devices if slice_.spec is not None else None) or []:
+                uuid_attr = (device.attributes or {}).get("uuid")
+                card = by_uuid.get(uuid_attr.string) if uuid_attr is not None and uuid_attr.string else None
+                if card is None:
+                    continue
+                capacity = {
+                    name: int(parse_quantity(cap.value)) for name, cap in (device.capacity or {}).items()
+                }
+                entries.append(
+                    CatalogEntry(
+                        name=device.name,
+                        card=card,
+                        capacity=capacity,
+                        multiple_allocations=bool(device.allow_multiple_allocations),
+                    )
+                )
+        return cls(entries)
+
+    def get(self, name: str) -> CatalogEntry | None:
+        return self._entries.get(name)
+
+    def names(self) -> list[str]:
+        return sorted(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
