@@ -1,0 +1,58 @@
+"""Crash-safe file replacement: temp file in the same directory, fsync, rename, fsync directory.
+
+Owns: ``atomic_write``, ``fsync_dir`` and ``temp_files_of`` (the leftovers a crash can leave).
+A reader sees either the old file or the new one, never a partial file; after a failure the old
+file is untouched and the temp file is removed. Temp names start with ``.`` and end in ``.tmp``,
+so CDI runtimes (which read only ``*.json``/``*.yaml``) never pick one up. It must never write
+outside the target's directory.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+TEMP_SUFFIX = ".tmp"
+
+
+def fsync_dir(directory: Path) -> None:
+    """Flush a directory entry change (create, rename, unlink) to disk."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes, mode: int) -> None:
+    """Replace ``path`` with ``data`` (file mode ``mode``) so that a crash leaves old or new, never half.
+
+    The directory must exist. Raises ``OSError`` from the failing step; the temp file is gone then.
+    """
+    directory = path.parent
+    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=directory)
+    temp = Path(temp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fchmod(handle.fileno(), mode)
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    fsync_dir(directory)
+
+
+def temp_files_of(path: Path) -> list[Path]:
+    """Temp files ``atomic_write`` may have left next to ``path`` when the process died mid-write."""
+    prefix = f".{path.name}."
+    if not path.parent.is_dir():
+        return []
+    return sorted(
+        entry
+        for entry in path.parent.iterdir()
+        if entry.name.startswith(prefix) and entry.name.endswith(TEMP_SUFFIX) and entry.is_file()
+    )

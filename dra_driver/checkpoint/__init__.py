@@ -1,0 +1,34 @@
+"""The node plugin's crash-safe record of prepared claims (DESIGN §9).
+
+Public surface: ``CheckpointStore`` (``load`` → ``LoadReport``, ``get``, ``entries``, ``put``,
+``remove``, ``path``), the models ``ClaimState``, ``CheckpointEntry``, ``CheckpointDevice``,
+``CheckpointFile``, and ``CheckpointError``. Must never import ``dra_driver.prepare`` or
+anything above it.
+"""
+
+from dra_driver.checkpoint.codec import CorruptCheckpoint, decode, encode
+from dra_driver.checkpoint.models import (
+    CHECKPOINT_VERSION,
+    CheckpointDevice,
+    CheckpointEntry,
+    CheckpointFile,
+    ClaimState,
+    claims_checksum,
+)
+from dra_driver.checkpoint.store import CHECKPOINT_NAME, CheckpointError, CheckpointStore, LoadReport
+
+__all__ = [
+    "CHECKPOINT_NAME",
+    "CHECKPOINT_VERSION",
+    "CheckpointDevice",
+    "CheckpointEntry",
+    "CheckpointError",
+    "CheckpointFile",
+    "CheckpointStore",
+    "ClaimState",
+    "CorruptCheckpoint",
+    "LoadReport",
+    "claims_checksum",
+    "decode",
+    "encode",
+]

@@ -1,0 +1,101 @@
+"""The node plugin's checkpoint as pydantic models: which claims are prepared and what that created.
+
+Owns: ``ClaimState``, ``CheckpointDevice``, ``CheckpointEntry``, ``CheckpointFile``,
+``CHECKPOINT_VERSION`` and ``claims_checksum``. An entry records the claim (uid, namespace, name),
+how far prepare got, the devices returned to the kubelet and every absolute path prepare created
+(``artifacts``: CDI spec file, cache dir, vendor files), so that a rollback or an unprepare
+removes exactly those. It must never read or write files (``store.py`` does).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+
+from dra_driver.cdi import CdiError, validate_claim_uid
+
+CHECKPOINT_VERSION = 1
+
+_CONFIG = ConfigDict(frozen=True, extra="forbid")
+
+
+class ClaimState(StrEnum):
+    """How far prepare got: an entry left ``PrepareStarted`` after a crash is rolled back and redone."""
+
+    PREPARE_STARTED = "PrepareStarted"
+    PREPARE_COMPLETED = "PrepareCompleted"
+
+
+class CheckpointDevice(BaseModel):
+    """One device as returned to the kubelet (mirrors ``dra_driver.prepare.api.PreparedDevice``)."""
+
+    model_config = _CONFIG
+
+    request_names: tuple[str, ...]
+    pool_name: str
+    device_name: str
+    cdi_device_ids: tuple[str, ...]
+    share_id: str = ""
+
+
+class CheckpointEntry(BaseModel):
+    """One claim the node plugin has started or finished preparing."""
+
+    model_config = _CONFIG
+
+    uid: str
+    namespace: str
+    name: str
+    state: ClaimState
+    devices: tuple[CheckpointDevice, ...] = ()
+    artifacts: tuple[str, ...] = ()
+
+    @field_validator("uid")
+    @classmethod
+    def _check_uid(cls, value: str) -> str:
+        try:
+            return validate_claim_uid(value)
+        except CdiError as exc:
+            raise ValueError(str(exc)) from exc
+
+    @field_validator("artifacts")
+    @classmethod
+    def _check_artifacts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for path in value:
+            if not path.startswith("/"):
+                raise ValueError(f"artifact path {path!r} is not absolute")
+        return value
+
+
+class CheckpointFile(BaseModel):
+    """The whole file: format version, the boot it was written in, checksum and the claims by UID."""
+
+    model_config = _CONFIG
+
+    version: Literal[1]
+    boot_id: str
+    checksum: str
+    claims: dict[str, CheckpointEntry]
+
+    @model_validator(mode="after")
+    def _check_keys(self) -> CheckpointFile:
+        for key, entry in self.claims.items():
+            if key != entry.uid:
+                raise ValueError(f"claim entry under key {key!r} has uid {entry.uid!r}")
+        return self
+
+
+def claims_json(claims: Mapping[str, CheckpointEntry]) -> dict[str, Any]:
+    """The claims as plain JSON values, the form that is written and checksummed."""
+    return {uid: entry.model_dump(mode="json") for uid, entry in claims.items()}
+
+
+def claims_checksum(claims: Mapping[str, Any]) -> str:
+    """``sha256:<hex>`` over the canonical JSON (sorted keys, no spaces) of plain-JSON claims."""
+    canonical = json.dumps(claims, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()

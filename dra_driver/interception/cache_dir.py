@@ -1,0 +1,94 @@
+"""The per-claim HAMi-core cache directory on the host: ``<state_dir>/claims/<claim-uid>/``.
+
+Owns: ``claim_cache_dir``, ``create_claim_cache_dir`` and ``remove_claim_cache_dir`` — the only
+file I/O of the interception package. The directory holds the claim's shared accounting region
+(``CUDA_DEVICE_MEMORY_SHARED_CACHE``), which every container of every pod sharing the claim maps,
+so they share one set of limits (DESIGN §5).
+
+Mode: the directory is 0777, as HAMi makes its per-container directory (hami.md §2.3), because
+HAMi-core creates and writes the region file as whatever user the container runs as, and pods
+sharing a claim may run as different users. Only containers of this claim mount it, and its
+parents (``state_dir`` and ``claims/``) are created 0700, so no other host user can reach it.
+The lock directory (``/tmp/vgpulock``) is created 1777 like ``/tmp`` when missing, because a bind
+mount of a missing host path fails the container. Every path comes from a validated UUID, so
+nothing is created or removed outside ``state_dir`` (and the lock dir); symlinks are never followed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from pathlib import Path
+
+from dra_driver.cdi import CdiError, validate_claim_uid
+from dra_driver.interception.settings import InterceptionError, InterceptionSettings
+
+CACHE_DIR_MODE = 0o777
+PRIVATE_DIR_MODE = 0o700
+LOCK_DIR_MODE = 0o1777
+
+
+def claim_cache_dir(settings: InterceptionSettings, claim_uid: str) -> Path:
+    """The host cache directory of ``claim_uid`` (not created); ``InterceptionError`` for a non-UUID."""
+    try:
+        validate_claim_uid(claim_uid)
+    except CdiError as exc:
+        raise InterceptionError(str(exc)) from exc
+    path = settings.claims_dir / claim_uid
+    if path.parent != settings.claims_dir:
+        raise InterceptionError(f"cache dir {path} for claim {claim_uid} would leave {settings.claims_dir}")
+    return path
+
+
+def _mkdir(path: Path, mode: int) -> None:
+    """Create one directory with exactly ``mode`` (umask ignored) unless it exists; refuse non-dirs."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        try:
+            path.mkdir(mode=mode)
+        except FileExistsError:
+            pass  # created concurrently; checked below
+        else:
+            os.chmod(path, mode)
+            return
+        info = os.lstat(path)
+    if not stat.S_ISDIR(info.st_mode):
+        raise InterceptionError(f"{path} exists and is not a directory (symlinks are not followed)")
+
+
+def create_claim_cache_dir(settings: InterceptionSettings, claim_uid: str) -> Path:
+    """Create (idempotently) the claim's cache directory, its parents and the lock directory.
+
+    Returns the cache directory. Raises ``InterceptionError`` if a path is taken by a non-directory
+    and ``OSError`` (with the path in its message) if the file system refuses.
+    """
+    path = claim_cache_dir(settings, claim_uid)
+    for parent in (settings.state_dir, settings.claims_dir):
+        if not parent.exists():
+            parent.parent.mkdir(parents=True, exist_ok=True)
+            _mkdir(parent, PRIVATE_DIR_MODE)
+    _mkdir(path, CACHE_DIR_MODE)
+    os.chmod(path, CACHE_DIR_MODE)  # an existing dir from an older run gets the documented mode too
+    if not settings.lock_dir.exists():
+        settings.lock_dir.parent.mkdir(parents=True, exist_ok=True)
+        _mkdir(settings.lock_dir, LOCK_DIR_MODE)
+    return path
+
+
+def remove_claim_cache_dir(settings: InterceptionSettings, claim_uid: str) -> bool:
+    """Delete the claim's cache directory and its contents; False if there was none.
+
+    A symlink in its place is removed itself, never followed.
+    """
+    path = claim_cache_dir(settings, claim_uid)
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    if stat.S_ISDIR(info.st_mode):
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+    return True

@@ -1,0 +1,262 @@
+"""CheckpointStore: round trip, corruption moved aside with a reason, reboots, threads, crashes mid-write."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+
+from dra_driver.checkpoint import (
+    CheckpointDevice,
+    CheckpointEntry,
+    CheckpointError,
+    CheckpointStore,
+    ClaimState,
+    claims_checksum,
+)
+
+BOOT_A = "11111111-aaaa-4bbb-8ccc-dddddddddddd"
+BOOT_B = "22222222-aaaa-4bbb-8ccc-dddddddddddd"
+UID = "9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
+
+
+def _entry(uid: str = UID, state: ClaimState = ClaimState.PREPARE_COMPLETED) -> CheckpointEntry:
+    return CheckpointEntry(
+        uid=uid,
+        namespace="team-a",
+        name=f"claim-{uid[:8]}",
+        state=state,
+        devices=(
+            CheckpointDevice(
+                request_names=("gpu",),
+                pool_name="node-1",
+                device_name="gpu-0",
+                cdi_device_ids=(f"hdra.io/mock={uid}-gpu-0",),
+                share_id="7d2c9f4e-1111-4222-8333-944455556666",
+            ),
+        ),
+        artifacts=(f"/var/run/cdi/hdra.io-mock_{uid}.json", f"/var/lib/hdra/claims/{uid}"),
+    )
+
+
+@pytest.fixture
+def boot_id(tmp_path: Path) -> Path:
+    path = tmp_path / "boot_id"
+    path.write_text(BOOT_A + "\n")
+    return path
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path) -> Path:
+    return tmp_path / "state"
+
+
+def _store(state_dir: Path, boot_id: Path) -> CheckpointStore:
+    return CheckpointStore(state_dir, boot_id_path=boot_id)
+
+
+def test_missing_file_loads_empty(state_dir: Path, boot_id: Path) -> None:
+    store = _store(state_dir, boot_id)
+    report = store.load()
+    assert report.claims == 0
+    assert report.corrupt_reason is None
+    assert not report.rebooted
+    assert store.entries() == []
+    assert not state_dir.exists()  # nothing is created until something is recorded
+
+
+def test_round_trip_and_file_modes(state_dir: Path, boot_id: Path) -> None:
+    store = _store(state_dir, boot_id)
+    store.load()
+    started = _entry(state=ClaimState.PREPARE_STARTED)
+    store.put(started)
+    store.put(_entry())
+    other = _entry(str(uuid.uuid4()))
+    store.put(other)
+    assert stat.S_IMODE(state_dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
+    assert sorted(os.listdir(state_dir)) == ["checkpoint.json"]
+
+    reloaded = _store(state_dir, boot_id)
+    report = reloaded.load()
+    assert report.claims == 2
+    assert report.previous_boot_id == BOOT_A
+    assert not report.rebooted
+    assert reloaded.get(UID) == _entry()
+    assert reloaded.entries() == sorted([_entry(), other], key=lambda entry: entry.uid)
+
+    assert reloaded.remove(UID) is True
+    assert reloaded.remove(UID) is False
+    again = _store(state_dir, boot_id)
+    again.load()
+    assert again.entries() == [other]
+    document = json.loads(store.path.read_text())
+    assert document["version"] == 1
+    assert document["checksum"] == claims_checksum(document["claims"])
+
+
+def _corrupt_cases() -> list[tuple[str, str]]:
+    good = {"version": 1, "boot_id": BOOT_A, "checksum": "", "claims": {}}
+    bad_schema_claims = {UID: {"uid": UID, "namespace": "a", "name": "b", "state": "Exploded"}}
+    wrong_key_claims = {str(uuid.uuid4()): _entry().model_dump(mode="json")}
+    return [
+        ("{not json", "bad JSON"),
+        ("[1, 2]", "bad JSON: top level is a list"),
+        (json.dumps({**good, "version": 2, "checksum": claims_checksum({})}), "unsupported version 2"),
+        (json.dumps({**good, "checksum": "sha256:0000"}), "checksum mismatch"),
+        (
+            json.dumps({**good, "claims": bad_schema_claims, "checksum": claims_checksum(bad_schema_claims)}),
+            "schema error",
+        ),
+        (
+            json.dumps({**good, "claims": wrong_key_claims, "checksum": claims_checksum(wrong_key_claims)}),
+            "schema error",
+        ),
+        (
+            json.dumps({**good, "claims": [], "checksum": claims_checksum({})}),
+            "schema error: 'claims' is list",
+        ),
+    ]
+
+
+@pytest.mark.parametrize(("content", "reason"), _corrupt_cases())
+def test_corrupt_files_are_moved_aside_with_a_reason(
+    state_dir: Path, boot_id: Path, content: str, reason: str
+) -> None:
+    state_dir.mkdir()
+    path = state_dir / "checkpoint.json"
+    path.write_text(content)
+    store = _store(state_dir, boot_id)
+    report = store.load()
+    assert report.corrupt_reason is not None
+    assert report.corrupt_reason.startswith(reason)
+    assert report.moved_to is not None
+    assert report.moved_to.parent == state_dir
+    assert report.moved_to.name.startswith("checkpoint.json.corrupt-")
+    assert report.moved_to.read_text() == content
+    assert not path.exists()
+    assert store.entries() == []
+    store.put(_entry())  # and the store works on from empty
+    assert _store(state_dir, boot_id).get(UID) == _entry()
+
+
+def test_tampered_entry_is_caught_by_the_checksum(state_dir: Path, boot_id: Path) -> None:
+    store = _store(state_dir, boot_id)
+    store.put(_entry())
+    document = json.loads(store.path.read_text())
+    document["claims"][UID]["namespace"] = "team-b"
+    store.path.write_text(json.dumps(document))
+    report = _store(state_dir, boot_id).load()
+    assert report.corrupt_reason is not None
+    assert report.corrupt_reason.startswith("checksum mismatch")
+
+
+def test_two_corruptions_in_one_second_keep_both_files(state_dir: Path, boot_id: Path) -> None:
+    state_dir.mkdir()
+    moved = set()
+    for content in ("{bad one", "{bad two"):
+        (state_dir / "checkpoint.json").write_text(content)
+        report = _store(state_dir, boot_id).load()
+        assert report.moved_to is not None
+        moved.add(report.moved_to)
+    assert len(moved) == 2
+    assert {path.read_text() for path in moved} == {"{bad one", "{bad two"}
+
+
+def test_boot_id_change_is_reported_and_entries_kept(state_dir: Path, boot_id: Path) -> None:
+    store = _store(state_dir, boot_id)
+    store.put(_entry())
+    boot_id.write_text(BOOT_B + "\n")
+    after_reboot = _store(state_dir, boot_id)
+    report = after_reboot.load()
+    assert report.rebooted
+    assert report.previous_boot_id == BOOT_A
+    assert report.boot_id == BOOT_B
+    assert after_reboot.get(UID) == _entry()
+    after_reboot.put(_entry(str(uuid.uuid4())))  # the next write records the new boot
+    assert not _store(state_dir, boot_id).load().rebooted
+
+
+def test_unreadable_boot_id_never_reports_a_reboot(state_dir: Path, boot_id: Path, tmp_path: Path) -> None:
+    _store(state_dir, boot_id).put(_entry())
+    report = CheckpointStore(state_dir, boot_id_path=tmp_path / "no-such-file").load()
+    assert not report.rebooted
+    assert report.claims == 1
+
+
+def test_concurrent_puts_from_threads_all_land(state_dir: Path, boot_id: Path) -> None:
+    store = _store(state_dir, boot_id)
+    store.load()
+    uids = [str(uuid.uuid4()) for _ in range(40)]
+    errors: list[BaseException] = []
+
+    def worker(chunk: list[str]) -> None:
+        try:
+            for claim_uid in chunk:
+                store.put(_entry(claim_uid, ClaimState.PREPARE_STARTED))
+                store.put(_entry(claim_uid))
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(uids[i::4],)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    reloaded = _store(state_dir, boot_id)
+    assert reloaded.load().claims == 40
+    assert {entry.uid for entry in reloaded.entries()} == set(uids)
+    assert all(entry.state is ClaimState.PREPARE_COMPLETED for entry in reloaded.entries())
+    assert os.listdir(state_dir) == ["checkpoint.json"]
+
+
+def test_crash_between_temp_write_and_rename_keeps_previous_checkpoint(
+    state_dir: Path, boot_id: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = _store(state_dir, boot_id)
+    store.put(_entry())
+    before = store.path.read_bytes()
+
+    # A crash after the temp file is complete but before the rename: the temp file stays behind.
+    (state_dir / ".checkpoint.json.k3x9.tmp").write_text('{"half": ')
+
+    def crash(src: object, dst: object) -> None:
+        raise OSError(5, "Input/output error")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "replace", crash)
+        with pytest.raises(CheckpointError, match=r"writing checkpoint .*checkpoint\.json failed"):
+            store.put(_entry(str(uuid.uuid4())))
+    assert store.path.read_bytes() == before
+    assert store.entries() == [_entry()]  # memory did not move ahead of the disk
+
+    restarted = _store(state_dir, boot_id)
+    report = restarted.load()
+    assert report.corrupt_reason is None
+    assert report.claims == 1
+    assert [path.name for path in report.removed_temp_files] == [".checkpoint.json.k3x9.tmp"]
+    assert restarted.entries() == [_entry()]
+    assert os.listdir(state_dir) == ["checkpoint.json"]
+
+
+def test_entries_validate_uid_and_artifacts() -> None:
+    with pytest.raises(ValueError, match="not a UUID"):
+        CheckpointEntry(uid="../x", namespace="a", name="b", state=ClaimState.PREPARE_STARTED)
+    with pytest.raises(ValueError, match="artifact path 'relative/file' is not absolute"):
+        CheckpointEntry(
+            uid=UID, namespace="a", name="b", state=ClaimState.PREPARE_STARTED, artifacts=("relative/file",)
+        )
+
+
+def test_first_use_loads_implicitly(state_dir: Path, boot_id: Path) -> None:
+    _store(state_dir, boot_id).put(_entry())
+    store = _store(state_dir, boot_id)
+    assert store.get(UID) == _entry()
+    assert store.last_report is not None
+    assert store.last_report.claims == 1
