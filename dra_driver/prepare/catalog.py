@@ -47,7 +47,9 @@ class DeviceCatalog:
         self._entries = {entry.name: entry for entry in entries}
 
     @classmethod
-    def from_slices(cls, cards: Sequence[AcceleratorDevice], slices: Sequence[V1ResourceSlice]) -> DeviceCatalog:
+    def from_slices(
+        cls, cards: Sequence[AcceleratorDevice], slices: Sequence[V1ResourceSlice]
+    ) -> DeviceCatalog:
         by_uuid = {card.uuid: card for card in cards}
         entries: list[CatalogEntry] = []
         for slice_ in slices:

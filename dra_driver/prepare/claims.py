@@ -17,6 +17,7 @@ from kubernetes.client import ResourceV1ResourceClaim, V1DeviceRequestAllocation
 
 from dra_driver.kube import KubeClient, KubeError, NotFound
 from dra_driver.parameters import OpaqueConfigEntry
+from dra_driver.parameters.resolve import SOURCES
 from dra_driver.prepare.api import ClaimRef, PrepareError
 
 
@@ -39,7 +40,9 @@ def check_claim_uid(claim: ClaimRef) -> None:
         raise PrepareError(f"claim {claim.namespace}/{claim.name}: uid {claim.uid!r} is not a canonical UUID")
 
 
-def read_allocated_claim(client: KubeClient, claim: ClaimRef, *, driver: str, node_name: str) -> AllocatedClaim:
+def read_allocated_claim(
+    client: KubeClient, claim: ClaimRef, *, driver: str, node_name: str
+) -> AllocatedClaim:
     """GET the claim and check it is ours to prepare; raises PrepareError naming the cause."""
     check_claim_uid(claim)
     try:
@@ -67,18 +70,25 @@ def read_allocated_claim(client: KubeClient, claim: ClaimRef, *, driver: str, no
                 f"claim {claim}: device {result.device} is allocated from pool {result.pool}, "
                 f"not from this node's pool {node_name}"
             )
-    configs = tuple(
-        OpaqueConfigEntry(
-            source=entry.source,
-            requests=tuple(entry.requests or ()),
-            driver=entry.opaque.driver,
-            parameters=entry.opaque.parameters,
-            path=f"status.allocation.devices.config[{index}].opaque.parameters",
+    configs: list[OpaqueConfigEntry] = []
+    for index, entry in enumerate(allocation.devices.config or []):
+        if entry.opaque is None:
+            continue
+        path = f"status.allocation.devices.config[{index}]"
+        if entry.source not in SOURCES:
+            raise PrepareError(
+                f"claim {claim}: {path}.source is {entry.source!r}, not one of {', '.join(SOURCES)}"
+            )
+        configs.append(
+            OpaqueConfigEntry(
+                source=entry.source,
+                requests=tuple(entry.requests or ()),
+                driver=entry.opaque.driver,
+                parameters=entry.opaque.parameters,
+                path=f"{path}.opaque.parameters",
+            )
         )
-        for index, entry in enumerate(allocation.devices.config or [])
-        if entry.opaque is not None
-    )
-    return AllocatedClaim(ref=claim, results=results, configs=configs)
+    return AllocatedClaim(ref=claim, results=results, configs=tuple(configs))
 
 
 def _check_node(claim: ClaimRef, obj: ResourceV1ResourceClaim, node_name: str) -> None:

@@ -42,7 +42,9 @@ def device_limits(
     return [_limits(claim, result, catalog) for result in results]
 
 
-def _limits(claim: ClaimRef, result: V1DeviceRequestAllocationResult, catalog: DeviceCatalog) -> AllocatedDevice:
+def _limits(
+    claim: ClaimRef, result: V1DeviceRequestAllocationResult, catalog: DeviceCatalog
+) -> AllocatedDevice:
     entry = catalog.get(result.device)
     if entry is None:
         known = ", ".join(catalog.names()[:8]) or "none"
@@ -71,7 +73,9 @@ def _limits(claim: ClaimRef, result: V1DeviceRequestAllocationResult, catalog: D
             f"card's {card_memory}"
         )
     if not 0 <= cores <= 100:
-        raise PrepareError(f"claim {claim}: device {result.device} was allocated {cores}% cores, outside 0..100")
+        raise PrepareError(
+            f"claim {claim}: device {result.device} was allocated {cores}% cores, outside 0..100"
+        )
     memory_mib = None if memory >= card_memory else max(1, memory // MIB)
     cores_percent = None if cores in (0, 100) else cores
     return AllocatedDevice(result, entry, memory_mib, cores_percent)
@@ -81,7 +85,9 @@ def _amount(claim: ClaimRef, result: V1DeviceRequestAllocationResult, name: str,
     try:
         value = parse_quantity(text)
     except ValueError as exc:
-        raise PrepareError(f"claim {claim}: consumedCapacity {name} of device {result.device}: {exc}") from None
+        raise PrepareError(
+            f"claim {claim}: consumedCapacity {name} of device {result.device}: {exc}"
+        ) from None
     if value != value.to_integral_value() or value < 0:
         raise PrepareError(
             f"claim {claim}: consumedCapacity {name} of device {result.device} is {text!r}, "

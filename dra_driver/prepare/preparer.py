@@ -1,0 +1,303 @@
+"""NodePreparer: the real ``ClaimPreparer`` — allocated claim in, CDI devices with limits out.
+
+Owns the order of one prepare, which is what makes it crash-safe (DESIGN §9):
+
+1. check and compute everything (claim, node, devices, parameters, limits, CDI spec) — a bad
+   claim fails here and nothing is written;
+2. record ``PrepareStarted`` with the artifacts it is about to create;
+3. create the claim's cache dir, write its CDI spec (atomically);
+4. record ``PrepareCompleted`` with the devices returned to the kubelet.
+
+A crash after 2 leaves a ``PrepareStarted`` entry that start-up rolls back (``recovery``); a crash
+after 4 leaves a complete claim that the next prepare returns as is. Unprepare removes the spec,
+the cache dir and the entry, in that order, and succeeds for claims it does not know.
+
+It must never talk gRPC, and never build a path from anything but a validated claim UID.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from dra_driver.cdi import (
+    CdiDevice,
+    CdiError,
+    CdiSpec,
+    CdiWriter,
+    ContainerEdits,
+    build_spec,
+    cdi_kind,
+    device_name,
+)
+from dra_driver.cdi import qualified_name as cdi_qualified_name
+from dra_driver.checkpoint import (
+    CheckpointDevice,
+    CheckpointEntry,
+    CheckpointError,
+    CheckpointStore,
+    ClaimState,
+)
+from dra_driver.interception import (
+    DeviceLimit,
+    HamiCoreOptions,
+    InterceptionError,
+    InterceptionResult,
+    InterceptionSettings,
+    build_hami_core_edits,
+    claim_cache_dir,
+    create_claim_cache_dir,
+    remove_claim_cache_dir,
+)
+from dra_driver.kube import KubeClient
+from dra_driver.parameters import AcceleratorConfig, ParameterError, resolve_request_configs
+from dra_driver.prepare.api import ClaimRef, PreparedDevice, PrepareError
+from dra_driver.prepare.catalog import DeviceCatalog
+from dra_driver.prepare.claims import AllocatedClaim, check_claim_uid, parent_request, read_allocated_claim
+from dra_driver.prepare.failpoints import (
+    AFTER_CACHE_DIR,
+    AFTER_CDI_SPEC,
+    AFTER_CHECKPOINT_COMPLETED,
+    AFTER_CHECKPOINT_STARTED,
+    failpoint,
+)
+from dra_driver.prepare.limits import AllocatedDevice, device_limits
+
+log = logging.getLogger("hdra.prepare")
+
+
+@dataclass(frozen=True)
+class PreparerSettings:
+    """Who we are and where we write. ``with_library`` is False for backends without HAMi-core."""
+
+    driver: str
+    node_name: str
+    vendor: str
+    with_library: bool
+    interception: InterceptionSettings
+
+    @property
+    def cdi_kind(self) -> str:
+        return cdi_kind(self.vendor)
+
+
+class NodePreparer:
+    """Prepares and unprepares claims of one driver on one node (see the module docstring)."""
+
+    def __init__(
+        self,
+        client: KubeClient,
+        settings: PreparerSettings,
+        *,
+        catalog: Callable[[], DeviceCatalog],
+        cdi: CdiWriter,
+        checkpoint: CheckpointStore,
+    ) -> None:
+        self._client = client
+        self._settings = settings
+        self._catalog = catalog
+        self._cdi = cdi
+        self._checkpoint = checkpoint
+
+    @property
+    def settings(self) -> PreparerSettings:
+        return self._settings
+
+    @property
+    def checkpoint(self) -> CheckpointStore:
+        return self._checkpoint
+
+    @property
+    def client(self) -> KubeClient:
+        return self._client
+
+    @property
+    def cdi(self) -> CdiWriter:
+        return self._cdi
+
+    def prepare(self, claim: ClaimRef) -> tuple[PreparedDevice, ...]:
+        check_claim_uid(claim)
+        existing = self._checkpoint.get(claim.uid)
+        if (
+            existing is not None
+            and existing.state is ClaimState.PREPARE_COMPLETED
+            and self._spec_present(claim)
+        ):
+            return tuple(_prepared(d) for d in existing.devices)
+        allocated = read_allocated_claim(
+            self._client, claim, driver=self._settings.driver, node_name=self._settings.node_name
+        )
+        plan = self._plan(allocated)
+        if existing is not None:
+            log.info("claim %s: redoing an unfinished or incomplete prepare", claim)
+            self.remove_artifacts(claim.uid)
+        self._write(claim, plan)
+        return plan.devices
+
+    def unprepare(self, claim: ClaimRef) -> None:
+        try:
+            check_claim_uid(claim)
+        except PrepareError:
+            log.info("unprepare of %s: not a claim UID this plugin could have prepared; nothing to do", claim)
+            return
+        self.remove_artifacts(claim.uid)
+        try:
+            self._checkpoint.remove(claim.uid)
+        except CheckpointError as exc:
+            raise PrepareError(f"claim {claim}: cannot update the checkpoint: {exc}") from exc
+
+    def remove_artifacts(self, claim_uid: str) -> None:
+        """Delete what a prepare of ``claim_uid`` may have created; absent files are fine."""
+        try:
+            self._cdi.remove_claim_spec(claim_uid, self._settings.cdi_kind)
+            remove_claim_cache_dir(self._settings.interception, claim_uid)
+        except (CdiError, InterceptionError, OSError) as exc:
+            raise PrepareError(f"claim uid {claim_uid}: cannot remove its files: {exc}") from exc
+
+    def _spec_present(self, claim: ClaimRef) -> bool:
+        return self._cdi.spec_path(claim.uid, self._settings.cdi_kind).exists()
+
+    # ---- planning: everything is computed before anything is written ---------------------------
+
+    def _plan(self, allocated: AllocatedClaim) -> _Plan:
+        claim = allocated.ref
+        devices = device_limits(claim, allocated.results, self._catalog())
+        options = self._options(allocated)
+        limits = [
+            DeviceLimit(device=d.entry.card, memory_mib=d.memory_mib, cores_percent=d.cores_percent)
+            for d in devices
+        ]
+        try:
+            interception = build_hami_core_edits(
+                claim.uid,
+                limits,
+                options,
+                self._settings.interception,
+                with_library=self._settings.with_library,
+            )
+        except InterceptionError as exc:
+            raise PrepareError(f"claim {claim}: {exc}") from exc
+        kind = self._settings.cdi_kind
+        cdi_devices: list[CdiDevice] = []
+        prepared: list[PreparedDevice] = []
+        for device in devices:
+            cdi_device, ids = self._cdi_device(claim, device, interception)
+            cdi_devices.append(cdi_device)
+            prepared.append(
+                PreparedDevice(
+                    request_names=(parent_request(device.result.request),),
+                    pool_name=device.result.pool,
+                    device_name=device.result.device,
+                    cdi_device_ids=(cdi_qualified_name(kind, cdi_device.name), *ids),
+                    share_id=device.result.share_id or "",
+                )
+            )
+        try:
+            spec = build_spec(kind, cdi_devices, container_edits=interception.edits)
+        except CdiError as exc:
+            raise PrepareError(f"claim {claim}: cannot build its CDI spec: {exc}") from exc
+        return _Plan(spec=spec, devices=tuple(prepared), intercepted=interception.intercepted)
+
+    def _options(self, allocated: AllocatedClaim) -> HamiCoreOptions:
+        """One claim, one set of HAMi-core options: every request of ours must agree on them."""
+        requests = sorted({r.request for r in allocated.results})
+        try:
+            configs = resolve_request_configs(
+                allocated.configs, driver=self._settings.driver, request_names=requests
+            )
+        except ParameterError as exc:
+            raise PrepareError(f"claim {allocated.ref}: invalid parameters: {exc}") from exc
+        distinct: dict[tuple[object, ...], list[str]] = {}
+        for request in requests:
+            distinct.setdefault(_option_key(configs[request]), []).append(request)
+        if len(distinct) > 1:
+            groups = "; ".join(", ".join(names) for names in distinct.values())
+            raise PrepareError(
+                f"claim {allocated.ref}: its requests carry different AcceleratorConfig settings ({groups}); "
+                "the limits of one claim are enforced together, so they must agree"
+            )
+        config = configs[requests[0]]
+        return HamiCoreOptions(
+            core_policy=config.core_policy,
+            priority=config.priority,
+            log_level=config.log_level,
+            enforcement=config.enforcement,
+        )
+
+    def _cdi_device(
+        self, claim: ClaimRef, device: AllocatedDevice, interception: InterceptionResult
+    ) -> tuple[CdiDevice, tuple[str, ...]]:
+        """One CDI device per allocation result; its edits name the card so they are never empty."""
+        result, card = device.result, device.entry.card
+        name = device_name(claim.uid, result.device, result.share_id or "")
+        variable = "HDRA_DEVICE_" + "".join(c if c.isalnum() else "_" for c in result.device.upper())
+        edits = ContainerEdits(env=(f"{variable}={card.uuid}",))
+        toolkit_ids = tuple(i for i in interception.cdi_device_ids if i.endswith(f"={card.uuid}"))
+        return CdiDevice(name=name, container_edits=edits), toolkit_ids
+
+    # ---- writing: checkpointed step by step ------------------------------------------------------
+
+    def _write(self, claim: ClaimRef, plan: _Plan) -> None:
+        settings = self._settings
+        spec_path = self._cdi.spec_path(claim.uid, settings.cdi_kind)
+        artifacts = [str(spec_path)]
+        if plan.intercepted:
+            artifacts.append(str(claim_cache_dir(settings.interception, claim.uid)))
+        started = CheckpointEntry(
+            uid=claim.uid,
+            namespace=claim.namespace,
+            name=claim.name,
+            state=ClaimState.PREPARE_STARTED,
+            artifacts=tuple(artifacts),
+        )
+        try:
+            self._checkpoint.put(started)
+            failpoint(AFTER_CHECKPOINT_STARTED)
+            if plan.intercepted:
+                create_claim_cache_dir(settings.interception, claim.uid)
+            failpoint(AFTER_CACHE_DIR)
+            self._cdi.write_claim_spec(claim.uid, plan.spec)
+            failpoint(AFTER_CDI_SPEC)
+            completed = started.model_copy(
+                update={
+                    "state": ClaimState.PREPARE_COMPLETED,
+                    "devices": tuple(_checkpointed(d) for d in plan.devices),
+                }
+            )
+            self._checkpoint.put(completed)
+            failpoint(AFTER_CHECKPOINT_COMPLETED)
+        except (CheckpointError, CdiError, InterceptionError, OSError) as exc:
+            raise PrepareError(f"claim {claim}: writing its prepared state failed: {exc}") from exc
+        log.info("claim %s: prepared %d device(s)", claim, len(plan.devices))
+
+
+@dataclass(frozen=True)
+class _Plan:
+    spec: CdiSpec
+    devices: tuple[PreparedDevice, ...]
+    intercepted: bool
+
+
+def _option_key(config: AcceleratorConfig) -> tuple[object, ...]:
+    return (config.core_policy, config.priority, config.log_level, config.enforcement)
+
+
+def _prepared(device: CheckpointDevice) -> PreparedDevice:
+    return PreparedDevice(
+        request_names=tuple(device.request_names),
+        pool_name=device.pool_name,
+        device_name=device.device_name,
+        cdi_device_ids=tuple(device.cdi_device_ids),
+        share_id=device.share_id,
+    )
+
+
+def _checkpointed(device: PreparedDevice) -> CheckpointDevice:
+    return CheckpointDevice(
+        request_names=device.request_names,
+        pool_name=device.pool_name,
+        device_name=device.device_name,
+        cdi_device_ids=device.cdi_device_ids,
+        share_id=device.share_id,
+    )
