@@ -1,0 +1,1 @@
+"""Generated package for ``api/proto/dra_driver/kubeletapi/dra/v1beta1/api.proto``; produced by tools/gen_protos.py, never edit by hand."""
