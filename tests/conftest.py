@@ -10,6 +10,8 @@ import pytest
 from dra_driver.devcluster import DevCluster
 from dra_driver.kube import KubeClient
 
+pytest_plugins = ["tests.support.podman"]  # the busybox rootfs fixture for podman tests
+
 
 @pytest.fixture
 def cluster() -> Iterator[DevCluster]:

@@ -1,8 +1,14 @@
 """``hdra kubelet-plugin``: the node-side driver process.
 
-For now it discovers devices and runs the slice controller (publish, watch, repair) until SIGTERM
-or SIGINT; the kubelet gRPC services join it in the node-plugin issue. Exits non-zero with the
-cause when the backend is unavailable (e.g. "no NVIDIA driver found on this node").
+Wires the parts together in the order that keeps the kubelet safe:
+
+1. discover devices (exit non-zero with the cause when the backend is unavailable);
+2. publish ResourceSlices and keep them repaired (slice controller);
+3. recover the prepared state (checkpoint rollback, rebuild after corruption, with Events);
+4. serve the DRA gRPC service, then the registration socket (the kubelet never sees a registration
+   without a working endpoint);
+5. every ``--cleanup-seconds``, unprepare claims deleted from the API;
+6. on SIGTERM/SIGINT remove both sockets, then stop.
 """
 
 from __future__ import annotations
@@ -11,9 +17,12 @@ import argparse
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
+from dra_driver.cdi import CdiWriter
+from dra_driver.checkpoint import CheckpointStore
 from dra_driver.cli.common import (
     CommandError,
     add_device_flags,
@@ -25,38 +34,90 @@ from dra_driver.cli.common import (
     slice_options,
 )
 from dra_driver.controller import SliceController, SlicePublisher
+from dra_driver.devices import AcceleratorDevice
+from dra_driver.devices.registry import DRIVER_FOR_BACKEND
+from dra_driver.interception import InterceptionSettings
 from dra_driver.kube import KubeClient, KubeError
+from dra_driver.kube.client import node_reference
+from dra_driver.plugin import PluginServer, SocketPathError
+from dra_driver.prepare import DeviceCatalog, NodePreparer, PreparerSettings, cleanup_stale, recover_at_start
 
 log = logging.getLogger("hdra.plugin")
 
+KUBELET_PLUGINS_DIR = Path("/var/lib/kubelet/plugins")
+KUBELET_REGISTRY_DIR = Path("/var/lib/kubelet/plugins_registry")
+
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("kubelet-plugin", help="run the node plugin (slice publisher)")
+    parser = subparsers.add_parser(
+        "kubelet-plugin", help="run the node plugin (slices, kubelet gRPC, prepare)"
+    )
     add_device_flags(parser)
     add_slice_flags(parser)
     parser.add_argument(
         "--kubeconfig", type=Path, default=None, help="kubeconfig (default: in-cluster, then ~/.kube/config)"
     )
-    parser.add_argument("--resync-seconds", type=float, default=30.0, help="periodic full re-sync interval")
+    parser.add_argument(
+        "--plugin-dir",
+        type=Path,
+        default=None,
+        help="DRA socket dir (default: /var/lib/kubelet/plugins/<driver>)",
+    )
+    parser.add_argument(
+        "--registry-dir", type=Path, default=KUBELET_REGISTRY_DIR, help="kubelet plugin registry"
+    )
+    parser.add_argument(
+        "--cdi-dir", type=Path, default=Path("/var/run/cdi"), help="where CDI specs are written"
+    )
+    parser.add_argument(
+        "--state-dir", type=Path, default=Path("/var/lib/hdra"), help="checkpoint and claim dirs"
+    )
+    parser.add_argument(
+        "--library-dir",
+        type=Path,
+        default=Path("/usr/local/hdra"),
+        help="host dir of libvgpu.so and ld.so.preload",
+    )
+    parser.add_argument(
+        "--lock-dir",
+        type=Path,
+        default=InterceptionSettings().lock_dir,
+        help="HAMi-core's host lock dir (default: /tmp/vgpulock)",
+    )
+    parser.add_argument(
+        "--visibility",
+        choices=["env", "cdi"],
+        default="env",
+        help="make cards visible by NVIDIA_VISIBLE_DEVICES (env) or the NVIDIA toolkit's CDI ids (cdi)",
+    )
+    parser.add_argument(
+        "--boot-id-file", type=Path, default=Path("/proc/sys/kernel/random/boot_id"), help=argparse.SUPPRESS
+    )
+    parser.add_argument("--resync-seconds", type=float, default=30.0, help="periodic full slice re-sync")
+    parser.add_argument(
+        "--cleanup-seconds", type=float, default=60.0, help="periodic cleanup of deleted claims"
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     devices = discover_devices(args)
     options = slice_options(args)
+    driver, node = driver_name(args), node_name(args)
     try:
         client = KubeClient.from_kubeconfig(args.kubeconfig)
     except (KubeError, OSError, ValueError) as exc:
         raise CommandError(f"cannot load Kubernetes client configuration: {exc}") from exc
     publisher = SlicePublisher(
         client,
-        driver=driver_name(args),
-        node_name=node_name(args),
+        driver=driver,
+        node_name=node,
         devices=lambda: devices,
         mode=sharing_mode(args),
         options=options,
     )
     controller = SliceController(publisher, resync_seconds=args.resync_seconds)
+    preparer = _preparer(args, client, publisher, devices)
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -65,16 +126,104 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    log.info(
-        "publishing %d device(s) of %s on node %s (mode %s)",
-        len(devices),
-        publisher.driver,
-        publisher.node_name,
-        args.mode,
-    )
+    log.info("driver %s on node %s: %d device(s), mode %s", driver, node, len(devices), args.mode)
     controller.start()
     if controller.last_error:
-        log.warning("first sync failed, will retry: %s", controller.last_error)
-    stop.wait()
-    controller.stop()
+        log.warning("first slice sync failed, will retry: %s", controller.last_error)
+    _recover(preparer, client, node)
+
+    def registration_failed(message: str) -> None:
+        client.record_event(
+            node_reference(node), reason="PluginRegistrationFailed", message=message, type="Warning"
+        )
+
+    server = PluginServer(
+        driver,
+        preparer,
+        plugin_dir=args.plugin_dir or KUBELET_PLUGINS_DIR / driver,
+        registry_dir=args.registry_dir,
+        on_registration_error=registration_failed,
+    )
+    try:
+        server.start()
+    except (SocketPathError, OSError) as exc:
+        controller.stop()
+        raise CommandError(f"cannot serve the kubelet: {exc}") from exc
+    log.info("serving %s, registered at %s", server.dra_socket, server.registration_socket)
+    try:
+        while not stop.wait(args.cleanup_seconds):
+            removed = cleanup_stale(preparer)
+            if removed:
+                log.info("cleanup unprepared %d claim(s) deleted from the API", len(removed))
+    finally:
+        server.stop()
+        controller.stop()
     return 0
+
+
+def _catalog(devices: list[AcceleratorDevice], publisher: SlicePublisher) -> Callable[[], DeviceCatalog]:
+    """The catalog of what is published now, rebuilt only when the publisher published anew."""
+    cache: dict[int, DeviceCatalog] = {}
+
+    def current() -> DeviceCatalog:
+        slices = publisher.published_slices
+        key = id(slices)
+        if key not in cache:
+            cache.clear()
+            cache[key] = DeviceCatalog.from_slices(devices, slices)
+        return cache[key]
+
+    return current
+
+
+def _preparer(
+    args: argparse.Namespace,
+    client: KubeClient,
+    publisher: SlicePublisher,
+    devices: list[AcceleratorDevice],
+) -> NodePreparer:
+    driver, node = publisher.driver, publisher.node_name
+    vendor = next((b for b, d in DRIVER_FOR_BACKEND.items() if d == driver), args.backend)
+    try:
+        interception = InterceptionSettings(
+            host_library_dir=args.library_dir.absolute(),
+            state_dir=args.state_dir.absolute(),
+            lock_dir=args.lock_dir.absolute(),
+            visibility=args.visibility,
+        )
+    except ValueError as exc:
+        raise CommandError(f"invalid node paths: {exc}") from exc
+    if args.visibility == "cdi" and args.backend != "nvidia":
+        raise CommandError(
+            "--visibility cdi needs --backend nvidia: only the NVIDIA toolkit publishes CDI ids"
+        )
+    settings = PreparerSettings(
+        driver=driver,
+        node_name=node,
+        vendor=vendor,
+        with_library=args.backend == "nvidia",
+        interception=interception,
+    )
+    return NodePreparer(
+        client,
+        settings,
+        catalog=_catalog(devices, publisher),
+        cdi=CdiWriter(args.cdi_dir.absolute()),
+        checkpoint=CheckpointStore(args.state_dir.absolute(), boot_id_path=args.boot_id_file),
+    )
+
+
+def _recover(preparer: NodePreparer, client: KubeClient, node: str) -> None:
+    report = recover_at_start(preparer)
+    if report.corrupt_reason is not None:
+        message = (
+            f"the checkpoint was corrupt ({report.corrupt_reason}) and was moved to {report.load.moved_to}; "
+            f"rebuilt from the CDI dir and the API: {len(report.reprepared)} claim(s) prepared again, "
+            f"{len(report.removed_orphans)} removed"
+        )
+        log.warning("%s", message)
+        client.record_event(node_reference(node), reason="CheckpointCorrupt", message=message, type="Warning")
+    if report.rolled_back:
+        log.info("rolled back %d unfinished prepare(s)", len(report.rolled_back))
+    for problem in report.problems:
+        log.warning("recovery: %s", problem)

@@ -93,7 +93,9 @@ class FakeKubelet:
         self._changed = threading.Condition(self._lock)
         self._plugins: dict[str, _Registered] = {}
         self._rejections: dict[Path, str] = {}
-        self._seen: dict[Path, tuple[int, int]] = {}  # socket path -> (st_dev, st_ino)
+        # socket path -> (st_dev, st_ino, st_ctime_ns): a re-created socket often reuses the inode
+        # number (tmpfs), so the change time is what tells the kubelet's "create" event apart.
+        self._seen: dict[Path, tuple[int, int, int]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -194,7 +196,7 @@ class FakeKubelet:
                 return
 
     def _scan(self) -> None:
-        current: dict[Path, tuple[int, int]] = {}
+        current: dict[Path, tuple[int, int, int]] = {}
         with os.scandir(self._registry_dir) as entries:
             for entry in entries:
                 if entry.name.startswith(".") or not entry.name.endswith(".sock"):
@@ -204,7 +206,7 @@ class FakeKubelet:
                 except FileNotFoundError:
                     continue
                 if stat.S_ISSOCK(info.st_mode):
-                    current[Path(entry.path)] = (info.st_dev, info.st_ino)
+                    current[Path(entry.path)] = (info.st_dev, info.st_ino, info.st_ctime_ns)
         for path in [path for path in self._seen if current.get(path) != self._seen[path]]:
             del self._seen[path]
             self._deregister(path)

@@ -4,73 +4,17 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-HDRA = [sys.executable, "-m", "dra_driver.cli.main"]
+from tests.support.processes import HDRA, Process, start_devcluster, start_plugin, wait_for
+
 KUBECTL = shutil.which("kubectl")
-
-
-class Process:
-    def __init__(self, argv: list[str], log: Path) -> None:
-        self.log = log
-        self._file = log.open("w")
-        self.proc = subprocess.Popen(
-            argv,
-            stdout=subprocess.PIPE,
-            stderr=self._file,
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-
-    def terminate(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            code = self.proc.wait(timeout=15)
-        finally:
-            self._file.close()
-        return code
-
-
-def start_devcluster(tmp_path: Path, *extra: str) -> tuple[Process, Path]:
-    kubeconfig = tmp_path / "kubeconfig"
-    process = Process(
-        [*HDRA, "devcluster", "--kubeconfig", str(kubeconfig), "--nodes", "node-a", *extra],
-        tmp_path / "devcluster.log",
-    )
-    assert process.proc.stdout is not None
-    line = process.proc.stdout.readline()
-    assert line.startswith("ready http://127.0.0.1:"), (line, process.log.read_text())
-    return process, kubeconfig
-
-
-def start_plugin(tmp_path: Path, kubeconfig: Path) -> Process:
-    return Process(
-        [
-            *HDRA,
-            "kubelet-plugin",
-            "--kubeconfig",
-            str(kubeconfig),
-            "--node-name",
-            "node-a",
-            "--backend",
-            "mock",
-            "--profile",
-            "a100x4",
-            "--resync-seconds",
-            "60",
-        ],
-        tmp_path / "plugin.log",
-    )
 
 
 def kubectl(kubeconfig: Path, *args: str) -> str:
@@ -89,16 +33,6 @@ def kubectl(kubeconfig: Path, *args: str) -> str:
 def slice_names(kubeconfig: Path) -> list[str]:
     listing = json.loads(kubectl(kubeconfig, "get", "resourceslices", "-o", "json"))
     return sorted(item["metadata"]["name"] for item in listing["items"])
-
-
-def wait_for(predicate: object, timeout: float) -> bool:
-    assert callable(predicate)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return bool(predicate())
 
 
 @pytest.fixture

@@ -33,8 +33,13 @@ def share(memory: str, cores: str) -> dict[str, str]:
 
 def test_two_claims_sharing_one_card_get_their_own_limits_and_cache_dirs(node: Node) -> None:
     preparer = node.preparer()
-    first = ref_of(node, ClaimSpec("small", [Result("gpu-0", consumed=share("3000Mi", "50"), share_id=str(uuid.uuid4()))]))
-    second = ref_of(node, ClaimSpec("large", [Result("gpu-0", consumed=share("8Gi", "30"), share_id=str(uuid.uuid4()))]))
+    first = ref_of(
+        node,
+        ClaimSpec("small", [Result("gpu-0", consumed=share("3000Mi", "50"), share_id=str(uuid.uuid4()))]),
+    )
+    second = ref_of(
+        node, ClaimSpec("large", [Result("gpu-0", consumed=share("8Gi", "30"), share_id=str(uuid.uuid4()))])
+    )
     devices_first = preparer.prepare(first)
     devices_second = preparer.prepare(second)
     env_first, env_second = env_of(node, first.uid), env_of(node, second.uid)
@@ -92,8 +97,21 @@ def test_whole_card_gets_no_interception(make_node: MakeNode) -> None:
 
 
 def test_parameters_become_hami_core_env(node: Node) -> None:
-    config = {"apiVersion": "hdra.io/v1alpha1", "kind": "AcceleratorConfig", "corePolicy": "force", "priority": "high", "logLevel": 3}
-    claim = ref_of(node, ClaimSpec("tuned", [Result("gpu-0", consumed=share("1Gi", "10"), share_id=str(uuid.uuid4()))], configs=[Config(config)]))
+    config = {
+        "apiVersion": "hdra.io/v1alpha1",
+        "kind": "AcceleratorConfig",
+        "corePolicy": "force",
+        "priority": "high",
+        "logLevel": 3,
+    }
+    claim = ref_of(
+        node,
+        ClaimSpec(
+            "tuned",
+            [Result("gpu-0", consumed=share("1Gi", "10"), share_id=str(uuid.uuid4()))],
+            configs=[Config(config)],
+        ),
+    )
     node.preparer().prepare(claim)
     env = env_of(node, claim.uid)
     assert env["GPU_CORE_UTILIZATION_POLICY"] == "force"
@@ -103,7 +121,9 @@ def test_parameters_become_hami_core_env(node: Node) -> None:
 
 def test_prepare_is_idempotent_and_unprepare_removes_everything(node: Node) -> None:
     preparer = node.preparer()
-    claim = ref_of(node, ClaimSpec("again", [Result("gpu-1", consumed=share("1Gi", "0"), share_id=str(uuid.uuid4()))]))
+    claim = ref_of(
+        node, ClaimSpec("again", [Result("gpu-1", consumed=share("1Gi", "0"), share_id=str(uuid.uuid4()))])
+    )
     first = preparer.prepare(claim)
     spec_mtime = node.spec_files()[0].stat().st_mtime_ns
     assert preparer.prepare(claim) == first
@@ -147,14 +167,21 @@ def test_bad_inputs_give_a_named_error_and_write_nothing(node: Node, case: str, 
     elif case == "other-node":
         claim = ref_of(node, ClaimSpec("c", good, node="node-b"))
     elif case == "unknown-device":
-        claim = ref_of(node, ClaimSpec("c", [Result("gpu-99", consumed=share("1Gi", "1"), share_id=str(uuid.uuid4()))]))
+        claim = ref_of(
+            node, ClaimSpec("c", [Result("gpu-99", consumed=share("1Gi", "1"), share_id=str(uuid.uuid4()))])
+        )
     elif case == "bad-parameters":
         bad = {"apiVersion": "hdra.io/v1alpha1", "kind": "AcceleratorConfig", "logLevel": 9}
         claim = ref_of(node, ClaimSpec("c", good, configs=[Config(bad)]))
     elif case == "not-a-uuid":
         claim = ClaimRef("../../etc", "default", "c")
     elif case == "other-pool":
-        claim = ref_of(node, ClaimSpec("c", [Result("gpu-0", pool="node-b", consumed=share("1Gi", "1"), share_id=str(uuid.uuid4()))]))
+        claim = ref_of(
+            node,
+            ClaimSpec(
+                "c", [Result("gpu-0", pool="node-b", consumed=share("1Gi", "1"), share_id=str(uuid.uuid4()))]
+            ),
+        )
     else:
         claim = ref_of(node, ClaimSpec("c", [Result("gpu-0")]))
     with pytest.raises(PrepareError, match=message):
