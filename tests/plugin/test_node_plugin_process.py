@@ -155,3 +155,24 @@ def test_claims_deleted_from_the_api_are_cleaned_up(env: Env) -> None:
         assert wait_for(lambda: env.leftovers() == {"cdi": [], "cache": [], "checkpoint": []}, 10.0)
     finally:
         assert restarted.terminate() == 0
+
+
+def test_a_refused_registration_is_logged_and_becomes_an_event(tmp_path: Path) -> None:
+    cluster, kubeconfig = start_devcluster(tmp_path)
+    picky = FakeKubelet(tmp_path / "plugins_registry", versions=("v9.DRAPlugin",))
+    picky.start()
+    plugin = start_plugin(tmp_path, kubeconfig, "--mode", "capacity")
+    try:
+        kube = KubeClient.from_kubeconfig(kubeconfig)
+
+        def refused() -> bool:
+            return any(e.reason == "PluginRegistrationFailed" for e in kube.events.list("default").items)
+
+        assert wait_for(refused, 20.0), plugin.log.read_text()
+        (event,) = [e for e in kube.events.list("default").items if e.reason == "PluginRegistrationFailed"]
+        assert event.type == "Warning" and "v9.DRAPlugin" in (event.message or "")
+    finally:
+        assert plugin.terminate() == 0
+        picky.stop()
+        assert cluster.terminate() == 0
+    assert "ERROR" in plugin.log.read_text()
