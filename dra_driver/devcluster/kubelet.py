@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import grpc  # type: ignore[import-untyped]
+import grpc
 
 from dra_driver.devcluster.kubelet_calls import DRAConnection
 from dra_driver.devcluster.kubelet_checks import (

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
-import grpc  # type: ignore[import-untyped]
+import grpc
 
 from dra_driver.devcluster.kubelet_checks import (
     ClaimPrepareResult,

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import grpc  # type: ignore[import-untyped]
+import grpc
 import pytest
 
 from dra_driver.kubeletapi.pluginregistration.v1 import api_pb2 as registration
