@@ -31,4 +31,5 @@ layers: $(BIN)/.installed
 test: unit typecheck lint layers
 
 bench: $(BIN)/.installed
-	$(BIN)/python benchmarks/publish.py --json benchmarks/results.json
+	$(BIN)/python benchmarks/publish.py
+	$(BIN)/python benchmarks/prepare.py
