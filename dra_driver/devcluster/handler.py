@@ -97,6 +97,11 @@ class ApiHandler(BaseHTTPRequestHandler):
     def finish(self) -> None:
         try:
             super().finish()
+        except (BrokenPipeError, ConnectionResetError):
+            # The client went away (a plugin stopped, a watch was abandoned): nothing to flush to.
+            log.debug(
+                "client %s closed the connection before the response was flushed", self.address_string()
+            )
         finally:
             self.server.track(self.connection, False)
 

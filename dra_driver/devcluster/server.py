@@ -9,7 +9,9 @@ implement API semantics (``registry``) or HTTP routing (``handler``).
 
 from __future__ import annotations
 
+import logging
 import socket
+import sys
 import threading
 from collections.abc import Mapping
 from http.server import ThreadingHTTPServer
@@ -26,6 +28,8 @@ from dra_driver.devcluster.stats import RequestStats
 from dra_driver.devcluster.store import Store
 from dra_driver.kube.features import DEFAULT_VERSION, FeatureGate, KubeVersion, default_feature_gates
 
+log = logging.getLogger("hdra.devcluster")
+
 BUILTIN_NAMESPACES = ("default", "kube-system")
 
 
@@ -40,6 +44,13 @@ class DevClusterHTTPServer(ThreadingHTTPServer):
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
         super().__init__(address, ApiHandler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up mid-answer is normal (a stopped plugin's watch); anything else is a bug."""
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            log.debug("client %s went away mid-request", client_address)
+            return
+        super().handle_error(request, client_address)
 
     def track(self, conn: socket.socket, opened: bool) -> None:
         with self._open_lock:

@@ -1,0 +1,27 @@
+"""The simulator's exceptions.
+
+Owns: ``SimError`` and its two kinds. ``CelError`` is a selector the simulator refuses or cannot
+compile (raised before any device is looked at); ``AllocationError`` is malformed input (a claim,
+class or slice that does not have the API shape) or a claim that cannot be allocated where the
+caller demanded an allocation. Every message names the object and the field. This module must
+never import anything.
+"""
+
+from __future__ import annotations
+
+
+class SimError(Exception):
+    """Base class of everything the simulator raises on purpose."""
+
+
+class CelError(SimError):
+    """A CEL selector was refused (unsupported function or macro) or does not compile."""
+
+    def __init__(self, expression: str, message: str) -> None:
+        super().__init__(f"CEL selector {expression!r}: {message}")
+        self.expression = expression
+        self.reason = message
+
+
+class AllocationError(SimError):
+    """Bad input (names the object and field), or no allocation where one was required."""
