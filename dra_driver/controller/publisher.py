@@ -11,7 +11,9 @@ Contracts:
 - Obsolete slices are deleted first (with uid + resourceVersion preconditions), then changed slices
   are updated, then missing ones created, as the upstream controller does.
 
-It must never talk to the kubelet or discover devices itself: devices come from a callable.
+It must never talk to the kubelet or discover devices itself: devices come from a callable. With
+``keep_order`` the callable's order is the published device order (a scheduling policy's card
+preference, DESIGN section 8); without it cards are published in index order.
 """
 
 from __future__ import annotations
@@ -80,8 +82,10 @@ class SlicePublisher:
         devices: Callable[[], Sequence[AcceleratorDevice]],
         mode: SharingMode = SharingMode.AUTO,
         options: SliceOptions | None = None,
+        keep_order: bool = False,
     ) -> None:
         self._client = client
+        self._keep_order = keep_order
         self._driver = driver
         self._node_name = node_name
         self._devices = devices
@@ -208,6 +212,7 @@ class SlicePublisher:
             node_name=self._node_name,
             mode=mode,
             options=self._options,
+            keep_order=self._keep_order,
         )
 
     def _sync_mode(self, mode: SharingMode) -> tuple[SyncResult, set[FeatureGate]]:

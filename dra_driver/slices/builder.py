@@ -35,11 +35,15 @@ def build_slices(
     node_name: str,
     mode: SharingMode,
     options: SliceOptions = DEFAULT_OPTIONS,
+    keep_order: bool = False,
 ) -> list[V1ResourceSlice]:
     """The complete desired set of slices of one node's pool (pool name = node name).
 
-    Counters-only slices come first, then device slices in card index order. Every slice carries
-    ``pool{name, generation: 1, resourceSliceCount}`` and the name ``<node>-<driver>-<k>``.
+    Counters-only slices come first, then device slices in card index order — or, with
+    ``keep_order``, in the order of ``devices`` as given: the allocator takes the first device that
+    fits, in slice order, so a scheduling policy expresses its card preference through this order
+    (DESIGN section 8). Every slice carries ``pool{name, generation: 1, resourceSliceCount}`` and the
+    name ``<node>-<driver>-<k>``.
     """
     mode = SharingMode(mode)
     if mode is SharingMode.AUTO:
@@ -49,7 +53,7 @@ def build_slices(
         )
     _check_subdomain("driver", driver, MAX_DRIVER)
     _check_subdomain("node name", node_name, MAX_NAME)
-    cards = sorted(devices, key=lambda card: card.index)
+    cards = list(devices) if keep_order else sorted(devices, key=lambda card: card.index)
     _check_unique(cards)
     limits = limits_for(options.kube_version)
     contents = layout([card_group(card, mode, options, limits) for card in cards], limits)

@@ -1,0 +1,223 @@
+"""The scheduler extender's HTTP server: ``POST /prioritize`` and ``GET /healthz``.
+
+Owns: ``NodeUsageCache`` (slices and claims listed from the API at most once per TTL, turned
+into node usage) and ``ExtenderServer`` (a stdlib ``ThreadingHTTPServer``, Nagle off, HTTP/1.1
+keep-alive as the scheduler's Go client uses it). Answers:
+
+* ``POST /prioritize`` — 200 with a HostPriorityList (``node_scores.py`` has the wire format and the
+  scores); 400 with a message for a body that is not an ExtenderArgs; 411 without Content-Length;
+  413 for a body over ``MAX_BODY``; 503 when the API server cannot be read (the scheduler then
+  fails the pod's cycle unless the extender is configured ``ignorable: true``);
+* ``GET /healthz`` — 200 ``ok``; any other path 404, any other method 405.
+
+It must never write to the API, and never hold a lock while waiting for the network except the
+cache's own (concurrent requests then share one refresh instead of each listing the cluster).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Collection, Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from dra_driver.controller.node_scores import (
+    NODE_POLICIES,
+    ExtenderArgsError,
+    NodePolicy,
+    parse_extender_args,
+    prioritize,
+)
+from dra_driver.controller.usage import JsonDict, NodeUsage, card_usage, node_usage
+from dra_driver.kube import KubeClient, KubeError
+
+log = logging.getLogger("hdra.controller")
+
+HDRA_DRIVER_SUFFIX = ".hdra.io"
+MAX_BODY = 256 * 1024 * 1024
+"""A NodeList of thousands of full Node objects is large; anything beyond this is not a request."""
+
+
+def _dump(obj: Any) -> JsonDict:
+    dumped: JsonDict = obj.model_dump(by_alias=True, exclude_none=True, mode="json")
+    return dumped
+
+
+class NodeUsageCache:
+    """Node usage of ``drivers`` (None: every ``*.hdra.io`` driver), listed at most once per TTL."""
+
+    def __init__(
+        self,
+        client: KubeClient,
+        *,
+        drivers: Collection[str] | None = None,
+        ttl_seconds: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = client
+        self._drivers = frozenset(drivers) if drivers is not None else None
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._value: dict[str, NodeUsage] = {}
+        self._at: float | None = None
+
+    def __call__(self) -> dict[str, NodeUsage]:
+        with self._lock:
+            now = self._clock()
+            if self._at is None or now - self._at >= self._ttl:
+                self._value = self._compute()
+                self._at = self._clock()
+            return self._value
+
+    def _compute(self) -> dict[str, NodeUsage]:
+        slices = [_dump(s) for s in self._client.resource_slices.list().items]
+        claims = [_dump(c) for c in self._client.resource_claims.list(None).items]
+        drivers: Collection[str] | None = self._drivers
+        if drivers is None:
+            named = {str((s.get("spec") or {}).get("driver", "")) for s in slices}
+            drivers = {name for name in named if name.endswith(HDRA_DRIVER_SUFFIX)}
+        return node_usage(card_usage(slices, claims, drivers=drivers))
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    server: _ExtenderHTTPServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("extender %s " + format, self.address_string(), *args)
+
+    def do_GET(self) -> None:
+        if self.path.split("?", 1)[0] == "/healthz":
+            self._send(200, b"ok\n", "text/plain; charset=utf-8")
+        elif self.path.split("?", 1)[0] == "/prioritize":
+            self._error(405, "prioritize takes POST", {"Allow": "POST"})
+        else:
+            self._error(404, f"no such path {self.path!r}; serving POST /prioritize and GET /healthz")
+
+    def do_POST(self) -> None:
+        path = self.path.split("?", 1)[0]
+        if path == "/healthz":
+            self._error(405, "healthz takes GET", {"Allow": "GET"})
+            return
+        if path != "/prioritize":
+            self._error(404, f"no such path {self.path!r}; serving POST /prioritize and GET /healthz")
+            return
+        body = self._body()
+        if body is None:
+            return
+        try:
+            args = parse_extender_args(body)
+        except ExtenderArgsError as exc:
+            self._error(400, str(exc))
+            return
+        try:
+            nodes = self.server.usage()
+        except (KubeError, ValueError) as exc:
+            log.warning("prioritize: cannot compute node usage: %s", exc)
+            self._error(503, f"cannot compute node usage from the API server: {exc}")
+            return
+        answer = prioritize(args, nodes, self.server.policy)
+        self._send(200, json.dumps(answer).encode(), "application/json")
+
+    def _body(self) -> bytes | None:
+        length_header = self.headers.get("Content-Length")
+        if length_header is None:
+            self._error(411, "POST /prioritize needs a Content-Length header")
+            return None
+        try:
+            length = int(length_header)
+        except ValueError:
+            self._error(400, f"Content-Length {length_header!r} is not a number")
+            return None
+        if length < 0 or length > MAX_BODY:
+            self._error(413, f"Content-Length {length} is outside 0..{MAX_BODY}")
+            return None
+        return self.rfile.read(length)
+
+    def _error(self, code: int, message: str, extra: Mapping[str, str] | None = None) -> None:
+        # A refused request may leave an unread body behind: never reuse such a connection.
+        self.close_connection = True
+        self._send(
+            code,
+            f"{message}\n".encode(),
+            "text/plain; charset=utf-8",
+            {**(extra or {}), "Connection": "close"},
+        )
+
+    def _send(
+        self, code: int, body: bytes, content_type: str, extra: Mapping[str, str] | None = None
+    ) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for key, value in (extra or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class _ExtenderHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(
+        self, address: tuple[str, int], usage: Callable[[], Mapping[str, NodeUsage]], policy: NodePolicy
+    ) -> None:
+        super().__init__(address, _Handler)
+        self.usage = usage
+        self.policy = policy
+
+
+class ExtenderServer:
+    """Serves the extender on ``host:port`` (port 0: any free port; see ``port``) until stopped."""
+
+    def __init__(
+        self,
+        usage: Callable[[], Mapping[str, NodeUsage]],
+        *,
+        policy: NodePolicy,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        if policy not in NODE_POLICIES:
+            raise ValueError(f"unknown node policy {policy!r}; choose one of {', '.join(NODE_POLICIES)}")
+        self._usage = usage
+        self._policy = policy
+        self._address = (host, port)
+        self._server: _ExtenderHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the extender server is not started")
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        host = self._address[0] or "0.0.0.0"
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> None:
+        """Bind and serve in a background thread; OSError when the address cannot be bound."""
+        self._server = _ExtenderHTTPServer(self._address, self._usage, self._policy)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.2},
+            name="hdra-extender",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10.0)
+        self._server = None
