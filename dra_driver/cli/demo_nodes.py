@@ -61,7 +61,9 @@ def start_node(
     """Create the Node object, publish its slices and bring up its plugin and kubelet."""
     cluster.create_node(name)
     devices = make_backend(backend, node_name=name, profile=profile).discover()
-    publisher = SlicePublisher(kube, driver=driver, node_name=name, devices=lambda: devices, mode=mode, options=options)
+    publisher = SlicePublisher(
+        kube, driver=driver, node_name=name, devices=lambda: devices, mode=mode, options=options
+    )
     result = publisher.sync()
     node_root = root / name
     interception = InterceptionSettings(
@@ -85,7 +87,10 @@ def start_node(
         checkpoint=CheckpointStore(node_root / "var-lib-hdra", boot_id_path=_boot_id(node_root)),
     )
     server = PluginServer(
-        driver, preparer, plugin_dir=node_root / "plugins" / driver, registry_dir=node_root / "plugins_registry"
+        driver,
+        preparer,
+        plugin_dir=node_root / "plugins" / driver,
+        registry_dir=node_root / "plugins_registry",
     )
     kubelet = FakeKubelet(node_root / "plugins_registry")
     server.start()

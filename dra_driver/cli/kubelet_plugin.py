@@ -7,7 +7,8 @@ Wires the parts together in the order that keeps the kubelet safe:
 3. recover the prepared state (checkpoint rollback, rebuild after corruption, with Events);
 4. serve the DRA gRPC service, then the registration socket (the kubelet never sees a registration
    without a working endpoint);
-5. every ``--cleanup-seconds``, unprepare claims deleted from the API;
+5. every ``--cleanup-seconds``, unprepare claims deleted from the API; with ``--policy`` the
+   cards are re-listed most-used (binpack) or least-used (spread) first as claims come and go;
 6. on SIGTERM/SIGINT remove both sockets, then stop.
 """
 
@@ -34,6 +35,8 @@ from dra_driver.cli.common import (
     slice_options,
 )
 from dra_driver.controller import SliceController, SlicePublisher
+from dra_driver.controller.ordering import POLICIES
+from dra_driver.controller.policy_tracker import CardPolicyTracker
 from dra_driver.devices import AcceleratorDevice
 from dra_driver.devices.registry import DRIVER_FOR_BACKEND
 from dra_driver.interception import InterceptionSettings
@@ -93,6 +96,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument(
         "--boot-id-file", type=Path, default=Path("/proc/sys/kernel/random/boot_id"), help=argparse.SUPPRESS
     )
+    parser.add_argument(
+        "--policy",
+        choices=POLICIES,
+        default="none",
+        help="card-level policy: list the most-used (binpack) or least-used (spread) cards first",
+    )
     parser.add_argument("--resync-seconds", type=float, default=30.0, help="periodic full slice re-sync")
     parser.add_argument(
         "--cleanup-seconds", type=float, default=60.0, help="periodic cleanup of deleted claims"
@@ -108,15 +117,23 @@ def run(args: argparse.Namespace) -> int:
         client = KubeClient.from_kubeconfig(args.kubeconfig)
     except (KubeError, OSError, ValueError) as exc:
         raise CommandError(f"cannot load Kubernetes client configuration: {exc}") from exc
+
+    def ordered() -> list[AcceleratorDevice]:
+        return tracker.cards()  # the card-level policy's order (binpack/spread), index order for none
+
     publisher = SlicePublisher(
         client,
         driver=driver,
         node_name=node,
-        devices=lambda: devices,
+        devices=ordered,
         mode=sharing_mode(args),
         options=options,
+        keep_order=True,
     )
     controller = SliceController(publisher, resync_seconds=args.resync_seconds)
+    tracker = CardPolicyTracker(
+        client, driver=driver, node_name=node, cards=devices, policy=args.policy, controller=controller
+    )
     preparer = _preparer(args, client, publisher, devices)
     stop = threading.Event()
 
@@ -127,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     log.info("driver %s on node %s: %d device(s), mode %s", driver, node, len(devices), args.mode)
+    tracker.start()
     controller.start()
     if controller.last_error:
         log.warning("first slice sync failed, will retry: %s", controller.last_error)
@@ -147,6 +165,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         server.start()
     except (SocketPathError, OSError) as exc:
+        tracker.stop()
         controller.stop()
         raise CommandError(f"cannot serve the kubelet: {exc}") from exc
     log.info("serving %s, registered at %s", server.dra_socket, server.registration_socket)
@@ -157,6 +176,7 @@ def run(args: argparse.Namespace) -> int:
                 log.info("cleanup unprepared %d claim(s) deleted from the API", len(removed))
     finally:
         server.stop()
+        tracker.stop()
         controller.stop()
     return 0
 

@@ -1,0 +1,166 @@
+"""Consumable capacity: ``requestPolicy`` rounding and the capacity check of one request on one device.
+
+Owns: ``Capacity`` (a device capacity with its parsed policy), ``consumed_capacity`` (what one
+allocation takes of every capacity) and ``check_capacity`` (whether it still fits), following d-r-a
+``structured/internal/*/consumable_capacity.go``:
+
+* not requested: the policy ``default``, or the whole ``value`` when there is no default/policy;
+* requested, no policy: exactly the request;
+* ``validValues``: rounded up to the first valid value >= the request; above all of them the
+  request stays as is and violates the policy (device not eligible);
+* ``validRange``: below ``min`` -> ``min``; else ``min + n*step`` rounded up; above ``max`` ->
+  not eligible;
+* a requested capacity the device does not have -> not eligible;
+* fits when (already consumed + being allocated + this) <= ``value`` for every capacity; for a
+  device without ``allowMultipleAllocations`` nothing is consumed before, so this is the plain
+  "request <= value" filter.
+It must never decide which device is tried or record usage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from dra_driver.sim.quantities import format_like, qty
+
+
+@dataclass(frozen=True)
+class Amount:
+    """An exact value and the quantity text it came from (which decides its output format)."""
+
+    value: Decimal
+    text: str
+
+    @classmethod
+    def parse(cls, text: Any, what: str) -> Amount:
+        return cls(qty(str(text), what=what), str(text))
+
+    def formatted(self) -> str:
+        return format_like(self.value, self.text)
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """One capacity of a device; the policy fields are None when not published."""
+
+    name: str
+    value: Amount
+    default: Amount | None = None
+    valid_values: tuple[Amount, ...] | None = None
+    range_min: Amount | None = None
+    range_max: Amount | None = None
+    range_step: Amount | None = None
+
+    @property
+    def has_policy(self) -> bool:
+        return self.default is not None or self.valid_values is not None or self.range_min is not None
+
+
+def parse_capacity(device: str, name: str, entry: Mapping[str, Any]) -> Capacity:
+    """Parse ``device.capacity[name]``; ValueError naming device, capacity and field."""
+    where = f"device {device!r} capacity {name!r}"
+    if not isinstance(entry, Mapping) or "value" not in entry:
+        raise ValueError(f"{where}: missing 'value'")
+    value = Amount.parse(entry["value"], f"{where} value")
+    policy = entry.get("requestPolicy")
+    if not policy:
+        return Capacity(name, value)
+    default = (
+        Amount.parse(policy["default"], f"{where} requestPolicy.default") if "default" in policy else None
+    )
+    valid = policy.get("validValues")
+    values = tuple(Amount.parse(v, f"{where} requestPolicy.validValues") for v in valid) if valid else None
+    rng = policy.get("validRange") or {}
+    return Capacity(
+        name,
+        value,
+        default,
+        values,
+        Amount.parse(rng["min"], f"{where} requestPolicy.validRange.min") if "min" in rng else None,
+        Amount.parse(rng["max"], f"{where} requestPolicy.validRange.max") if "max" in rng else None,
+        Amount.parse(rng["step"], f"{where} requestPolicy.validRange.step") if "step" in rng else None,
+    )
+
+
+def round_request(capacity: Capacity, requested: Amount | None) -> Amount:
+    """What one allocation consumes of ``capacity`` given the (optional) request."""
+    if requested is None:
+        return capacity.default if capacity.default is not None else capacity.value
+    if capacity.range_min is not None:
+        low = capacity.range_min
+        if requested.value < low.value:
+            return low
+        step = capacity.range_step
+        if step is None:
+            return requested
+        whole, rest = divmod(requested.value - low.value, step.value)  # both non-negative here
+        steps = whole + (1 if rest else 0)
+        return Amount(low.value + steps * step.value, step.text)
+    if capacity.valid_values is not None:
+        for valid in capacity.valid_values:
+            if requested.value <= valid.value:
+                return valid
+    return requested
+
+
+def violates_policy(capacity: Capacity, amount: Amount) -> str | None:
+    """Why ``amount`` is not allowed by the policy, or None."""
+    if capacity.default is not None and amount.value == capacity.default.value:
+        return None
+    if capacity.range_min is not None:
+        if capacity.range_max is not None and amount.value > capacity.range_max.value:
+            return f"above the policy maximum {capacity.range_max.formatted()}"
+        return None
+    if capacity.valid_values is not None and all(amount.value != v.value for v in capacity.valid_values):
+        listed = ", ".join(v.formatted() for v in capacity.valid_values)
+        return f"not one of the policy's validValues [{listed}]"
+    return None
+
+
+@dataclass(frozen=True)
+class CapacityVerdict:
+    """Outcome of the capacity check: ``consumed`` per capacity on success, else the failure."""
+
+    ok: bool
+    consumed: dict[str, Amount]
+    capacity: str | None = None
+    reason: str | None = None
+    requested: str | None = None
+    rounded: str | None = None
+    available: str | None = None
+
+
+def check_capacity(
+    capacities: Mapping[str, Capacity],
+    requests: Mapping[str, Amount],
+    in_use: Mapping[str, Decimal],
+) -> CapacityVerdict:
+    """Whether one more allocation with ``requests`` fits; ``in_use`` is consumed + being allocated."""
+    for name in requests:
+        if name not in capacities:
+            return CapacityVerdict(False, {}, name, "the device has no such capacity", requests[name].text)
+    consumed: dict[str, Amount] = {}
+    for name, capacity in capacities.items():
+        requested = requests.get(name)
+        amount = round_request(capacity, requested)
+        consumed[name] = amount
+        shown = requested.text if requested is not None else "(not requested)"
+        available = capacity.value.value - in_use.get(name, Decimal(0))
+        violation = violates_policy(capacity, amount) if capacity.has_policy else None
+        if violation:
+            left = format_like(max(available, Decimal(0)), capacity.value.text)
+            return CapacityVerdict(False, {}, name, violation, shown, amount.formatted(), left)
+        if amount.value > available:
+            return CapacityVerdict(
+                False,
+                {},
+                name,
+                "capacity exhausted" if in_use.get(name) else "request exceeds the device's capacity",
+                shown,
+                amount.formatted(),
+                format_like(max(available, Decimal(0)), capacity.value.text),
+            )
+    return CapacityVerdict(True, consumed)

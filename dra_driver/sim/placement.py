@@ -1,0 +1,79 @@
+"""The outcome types of placing a pod: ``Placement`` (a node and one allocation per claim) or ``Pending``.
+
+Owns: ``ClaimAllocation``, ``Placement`` and ``Pending``. A placement's ``claims()`` are ready to be
+written as the claims' status (``status.allocation``, and ``reservedFor`` when a pod with a uid was
+given). This module must never allocate.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from dra_driver.sim.results import reserve
+
+
+def claim_key(claim: Mapping[str, Any]) -> str:
+    meta = claim.get("metadata") or {}
+    return f"{meta.get('namespace') or 'default'}/{meta.get('name')}"
+
+
+@dataclass(frozen=True)
+class ClaimAllocation:
+    """One claim of a placement and its allocation; ``new`` is False for a claim that already had one."""
+
+    claim: Mapping[str, Any]
+    allocation: Mapping[str, Any]
+    new: bool = True
+
+    @property
+    def key(self) -> str:
+        return claim_key(self.claim)
+
+    def allocated_claim(self, pod: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """A copy of the claim with ``status.allocation`` set (and ``pod`` reserved when it has a uid)."""
+        updated = copy.deepcopy(dict(self.claim))
+        updated.setdefault("status", {})["allocation"] = copy.deepcopy(dict(self.allocation))
+        if pod is not None and (pod.get("metadata") or {}).get("uid"):
+            updated = reserve(updated, pod)
+        return updated
+
+
+@dataclass
+class Placement:
+    """All claims of a pod allocated together on ``node``."""
+
+    node: str
+    allocations: list[ClaimAllocation]
+    pod: Mapping[str, Any] | None = None
+    usage_version: int = -1
+    """The cluster state's usage version this placement was computed against (commit checks it)."""
+
+    def claims(self) -> list[dict[str, Any]]:
+        """The allocated claims, ready to be written as their status."""
+        return [a.allocated_claim(self.pod) for a in self.allocations]
+
+    def allocation(self, key: str) -> Mapping[str, Any]:
+        """The allocation of claim ``ns/name``; KeyError naming the claim when it is not part of this pod."""
+        for allocation in self.allocations:
+            if allocation.key == key:
+                return allocation.allocation
+        raise KeyError(f"claim {key} is not part of this placement ({[a.key for a in self.allocations]})")
+
+
+@dataclass
+class Pending:
+    """No node can hold all claims of the pod: reasons per node, and errors that hold everywhere."""
+
+    reasons: dict[str, list[str]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    pod: Mapping[str, Any] | None = None
+
+    @property
+    def message(self) -> str:
+        lines = list(self.errors)
+        for node, reasons in self.reasons.items():
+            lines.extend(f"node {node}: {reason}" for reason in reasons)
+        return "\n".join(lines) or "no node has devices"

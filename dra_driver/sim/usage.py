@@ -1,0 +1,95 @@
+"""What allocated claims already hold: the committed usage the allocator works against.
+
+Owns: ``Usage``. It follows kube-scheduler's allocated state: a result with ``adminAccess`` holds
+nothing; a result with a ``shareID`` adds its ``consumedCapacity`` to the device's aggregated
+capacity (the device stays available to further shares); any other result makes the device
+allocated (unavailable). A device that is allocated or shared consumes its ``consumesCounters``
+once (``counters.py`` does that sum). This module must never decide whether a new request fits.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from dra_driver.sim.errors import AllocationError
+from dra_driver.sim.inventory import DeviceKey
+from dra_driver.sim.quantities import qty
+
+
+class Usage:
+    """Devices held by allocated claims, keyed by (driver, pool, device)."""
+
+    def __init__(self) -> None:
+        self.exclusive: dict[DeviceKey, str] = {}
+        """Device → the claim (``ns/name``) that holds it."""
+        self.shared: dict[DeviceKey, dict[str, Decimal]] = {}
+        """Device → aggregated consumed capacity of all its shares."""
+        self.sharers: dict[DeviceKey, list[str]] = defaultdict(list)
+        """Device → claims holding a share (one entry per share)."""
+        self.admin: dict[DeviceKey, list[str]] = defaultdict(list)
+        """Device → claims with admin access to it (they hold nothing)."""
+        self.claims: dict[str, Mapping[str, Any]] = {}
+        """Claim key → its allocation (status.allocation)."""
+        self.version = 0
+        """Bumped on every change, so callers can cache what they derive from usage."""
+
+    def add(self, claim_key: str, allocation: Mapping[str, Any]) -> None:
+        """Record ``allocation`` (``status.allocation``) of claim ``claim_key``; idempotent per claim."""
+        if claim_key in self.claims:
+            return
+        for i, result in enumerate(_results(claim_key, allocation)):
+            key: DeviceKey = (str(result["driver"]), str(result["pool"]), str(result["device"]))
+            if result.get("adminAccess"):
+                self.admin[key].append(claim_key)
+            elif result.get("shareID"):
+                total = self.shared.setdefault(key, {})
+                for name, text in (result.get("consumedCapacity") or {}).items():
+                    amount = qty(str(text), what=f"claim {claim_key} result #{i} consumedCapacity {name!r}")
+                    total[name] = total.get(name, Decimal(0)) + amount
+                self.sharers[key].append(claim_key)
+            else:
+                self.exclusive[key] = claim_key
+        self.claims[claim_key] = allocation
+        self.version += 1
+
+    def remove(self, claim_key: str) -> None:
+        """Forget the allocation of ``claim_key`` (a deleted or deallocated claim)."""
+        allocation = self.claims.pop(claim_key, None)
+        if allocation is None:
+            return
+        for result in _results(claim_key, allocation):
+            key: DeviceKey = (str(result["driver"]), str(result["pool"]), str(result["device"]))
+            if result.get("adminAccess"):
+                self.admin[key].remove(claim_key)
+            elif result.get("shareID"):
+                total = self.shared.get(key, {})
+                for name, text in (result.get("consumedCapacity") or {}).items():
+                    total[name] = total.get(name, Decimal(0)) - qty(str(text), what="consumedCapacity")
+                self.sharers[key].remove(claim_key)
+                if not self.sharers[key]:
+                    self.shared.pop(key, None)
+            elif self.exclusive.get(key) == claim_key:
+                del self.exclusive[key]
+        self.version += 1
+
+    def holders(self, key: DeviceKey) -> list[str]:
+        """Claims that hold ``key`` (exclusively or by a share)."""
+        holder = self.exclusive.get(key)
+        return [holder] if holder else list(self.sharers.get(key, ()))
+
+    def is_allocated(self, key: DeviceKey) -> bool:
+        """Whether the device consumes its counters: allocated exclusively or shared at least once."""
+        return key in self.exclusive or key in self.shared
+
+
+def _results(claim_key: str, allocation: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    results = (allocation.get("devices") or {}).get("results") or []
+    for i, result in enumerate(results):
+        if not all(result.get(f) for f in ("driver", "pool", "device")):
+            raise AllocationError(
+                f"claim {claim_key}: status.allocation.devices.results[{i}] lacks driver/pool/device"
+            )
+    return list(results)

@@ -1,0 +1,127 @@
+"""What the webhook reads from and writes to the API: cards, namespace labels, claims, templates.
+
+Owns: every call the webhook makes through ``KubeClient`` (and the one namespace read through
+the official ``CoreV1Api`` on ``kube.api_client``, since ``KubeClient`` has no Namespace kind),
+each returning plain JSON-like dicts so the rest of the package never sees client models.
+Cards are the devices of the driver's ResourceSlices that stand for a whole card: partitions and
+replicas carry ``parentUUID`` and are skipped (their memory is a share, not a card size).
+It must never decide anything about admission.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from kubernetes.client import CoreV1Api, V1ResourceClaimTemplate
+
+from dra_driver.kube import AlreadyExists, KubeClient, NotFound
+from dra_driver.kube.errors import TRANSLATABLE, translate
+from dra_driver.kube.quantity import parse_quantity
+from dra_driver.kube.retry import call_with_retry
+from dra_driver.slices.attributes import PARENT_UUID
+from dra_driver.slices.shapes import MEMORY
+from dra_driver.webhook.selectors import Card
+
+log = logging.getLogger("hdra.webhook")
+
+
+def plain(kube: KubeClient, obj: Any) -> dict[str, Any]:
+    """A client model as the API's JSON (camelCase keys, no nulls)."""
+    result: dict[str, Any] = kube.api_client.sanitize_for_serialization(obj)  # type: ignore[no-untyped-call]
+    return result
+
+
+def _string(attributes: dict[str, Any], name: str) -> str | None:
+    value = (attributes.get(name) or {}).get("string")
+    return str(value) if value is not None else None
+
+
+class SliceCards:
+    """The cards of each driver, read once per instance (one instance per admission request)."""
+
+    def __init__(self, kube: KubeClient) -> None:
+        self._kube = kube
+        self._cards: dict[str, list[Card]] = {}
+
+    def __call__(self, driver: str) -> Sequence[Card]:
+        if driver not in self._cards:
+            self._cards[driver] = self._read(driver)
+        return self._cards[driver]
+
+    def _read(self, driver: str) -> list[Card]:
+        listed = self._kube.resource_slices.list(field_selector=f"spec.driver={driver}")
+        cards: list[Card] = []
+        for item in listed.items:
+            spec = plain(self._kube, item).get("spec") or {}
+            for device in spec.get("devices") or []:
+                attributes = device.get("attributes") or {}
+                memory = ((device.get("capacity") or {}).get(MEMORY) or {}).get("value")
+                if PARENT_UUID in attributes or memory is None:
+                    continue
+                try:
+                    size = int(parse_quantity(memory))
+                except ValueError:
+                    log.warning(
+                        "slice device %s of %s has a bad memory capacity %r",
+                        device.get("name"),
+                        driver,
+                        memory,
+                    )
+                    continue
+                cards.append(
+                    Card(driver, _string(attributes, "productName"), _string(attributes, "uuid"), size)
+                )
+        return cards
+
+
+def namespace_labels(kube: KubeClient, name: str) -> dict[str, str]:
+    """The labels of namespace ``name`` ({} when it does not exist)."""
+    api = CoreV1Api(kube.api_client)
+
+    def read() -> Any:
+        try:
+            return api.read_namespace(name=name, _request_timeout=kube.retry.request_timeout_s)
+        except TRANSLATABLE as exc:
+            raise translate(exc, "get", "Namespace", name, None) from exc
+
+    try:
+        namespace = call_with_retry(kube.retry, f"get Namespace {name}", read)
+    except NotFound:
+        return {}
+    labels = (plain(kube, namespace).get("metadata") or {}).get("labels") or {}
+    return {str(k): str(v) for k, v in labels.items()}
+
+
+def create_template(kube: KubeClient, template: dict[str, Any]) -> bool:
+    """Create ``template`` in its namespace; True if created, False if it already existed.
+
+    The name is a hash of the content, so an existing template of that name has the same spec.
+    """
+    body = V1ResourceClaimTemplate.model_validate(template)
+    try:
+        kube.resource_claim_templates.create(template["metadata"]["namespace"], body)
+    except AlreadyExists:
+        return False
+    return True
+
+
+def claim_spec_of(kube: KubeClient, namespace: str, name: str) -> dict[str, Any] | None:
+    """The spec of ResourceClaim ``namespace/name``, or None when it does not exist (yet)."""
+    try:
+        claim = kube.resource_claims.get(namespace, name)
+    except NotFound:
+        return None
+    spec: dict[str, Any] = plain(kube, claim).get("spec") or {}
+    return spec
+
+
+def template_spec_of(kube: KubeClient, namespace: str, name: str) -> dict[str, Any] | None:
+    """The claim spec inside ResourceClaimTemplate ``namespace/name``, or None when it does not exist."""
+    try:
+        template = kube.resource_claim_templates.get(namespace, name)
+    except NotFound:
+        return None
+    spec: dict[str, Any] = (plain(kube, template).get("spec") or {}).get("spec") or {}
+    return spec

@@ -1,0 +1,108 @@
+"""The validating webhook: opaque hdra configs in claims, templates and classes; the pod rule.
+
+Owns: ``Validator.validate``. For ResourceClaim and ResourceClaimTemplate (``resource.k8s.io``
+v1, v1beta2 and v1beta1; the config list has one shape in all three, and v1beta1's flat requests
+are only read for their names) and DeviceClass, every opaque config whose driver is an hdra
+driver must decode (``decode_config``); the denial names the object, the requests each bad config
+applies to, and the field path from ``ParameterError``, for every bad config at once. For Pods it
+applies ``pod_claims.claim_conflicts``. DELETE and other kinds are allowed untouched.
+It must never change an object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+from dra_driver.kube import KubeClient
+from dra_driver.parameters import ParameterError, decode_config, is_hdra_driver
+from dra_driver.webhook.cluster import claim_spec_of, template_spec_of
+from dra_driver.webhook.convert import describe_pod
+from dra_driver.webhook.errors import BAD_INPUT, FORBIDDEN
+from dra_driver.webhook.pod_claims import claim_conflicts
+from dra_driver.webhook.review import ALLOW, AdmissionRequest, Verdict, deny
+
+RESOURCE_GROUP: Final = "resource.k8s.io"
+RESOURCE_VERSIONS: Final = ("v1", "v1beta2", "v1beta1")
+
+
+def _requests_text(config: Mapping[str, Any], all_requests: list[str]) -> str:
+    named = [str(r) for r in config.get("requests") or []]
+    if named:
+        return f"request{'s' if len(named) > 1 else ''} {', '.join(named)}"
+    return f"all requests ({', '.join(all_requests)})" if all_requests else "all requests"
+
+
+def config_errors(configs: Any, base: str, request_names: list[str]) -> list[str]:
+    """One message per opaque hdra config under ``base`` (``spec.devices``) that does not decode."""
+    if not isinstance(configs, list):
+        return []
+    found: list[str] = []
+    for index, config in enumerate(configs):
+        if not isinstance(config, Mapping):
+            continue
+        opaque = config.get("opaque")
+        if not isinstance(opaque, Mapping) or not is_hdra_driver(str(opaque.get("driver"))):
+            continue
+        path = f"{base}.config[{index}].opaque.parameters"
+        parameters = opaque.get("parameters")
+        try:
+            if parameters is None:
+                raise ParameterError(path, "field required: hdra drivers need an AcceleratorConfig here")
+            decode_config(parameters, driver=str(opaque["driver"]), path=path)
+        except ParameterError as err:
+            found.append(
+                f"config[{index}] for {opaque['driver']} ({_requests_text(config, request_names)}): {err}"
+            )
+    return found
+
+
+def _devices(obj: Mapping[str, Any], kind: str) -> tuple[Any, str]:
+    spec = obj.get("spec") or {}
+    if kind == "ResourceClaimTemplate":
+        return (spec.get("spec") or {}).get("devices") or {}, "spec.spec.devices"
+    return spec.get("devices") or {}, "spec.devices"
+
+
+class _ApiClaimSpecs:
+    """``pod_claims.ClaimSpecs`` over a KubeClient."""
+
+    def __init__(self, kube: KubeClient) -> None:
+        self._kube = kube
+
+    def claim(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return claim_spec_of(self._kube, namespace, name)
+
+    def template(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return template_spec_of(self._kube, namespace, name)
+
+
+class Validator:
+    """Decides ``/validate`` requests; ``kube`` is needed only to read the claims a pod names."""
+
+    def __init__(self, kube: KubeClient | None) -> None:
+        self._kube = kube
+
+    def validate(self, request: AdmissionRequest) -> Verdict:
+        obj = request.object
+        if request.operation == "DELETE" or obj is None:
+            return ALLOW
+        if request.group == RESOURCE_GROUP and request.version in RESOURCE_VERSIONS:
+            if request.kind in ("ResourceClaim", "ResourceClaimTemplate"):
+                devices, base = _devices(obj, request.kind)
+                names = [str(r.get("name")) for r in devices.get("requests") or [] if isinstance(r, Mapping)]
+                return self._verdict(request, config_errors(devices.get("config"), base, names))
+            if request.kind == "DeviceClass":
+                spec = obj.get("spec") or {}
+                return self._verdict(request, config_errors(spec.get("config"), "spec", []))
+        if request.group == "" and request.kind == "Pod" and self._kube is not None:
+            who = describe_pod(obj, request.namespace)
+            problems = claim_conflicts(obj, request.namespace, who, _ApiClaimSpecs(self._kube))
+            return deny("; ".join(problems), FORBIDDEN) if problems else ALLOW
+        return ALLOW
+
+    @staticmethod
+    def _verdict(request: AdmissionRequest, errors: list[str]) -> Verdict:
+        if not errors:
+            return ALLOW
+        return deny(f"{request.describe()}: invalid hdra parameters: " + "; ".join(errors), BAD_INPUT)
