@@ -33,3 +33,5 @@ test: unit typecheck lint layers
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/publish.py
 	$(BIN)/python benchmarks/prepare.py
+	$(BIN)/python benchmarks/allocator.py
+	$(BIN)/python benchmarks/webhook.py

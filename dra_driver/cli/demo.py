@@ -1,69 +1,65 @@
-"""``hdra demo``: the whole publishing flow on an embedded cluster, no real cluster needed.
+"""``hdra demo``: the whole flow on an embedded cluster, no real cluster needed.
 
-Starts the loopback API server in this process, creates one simulated node per mock profile, runs
-the real slice publisher for each over the official client, then reads the ResourceSlices back
-from the API server and prints what the scheduler would see: nodes, cards and capacities.
-Later issues grow it into allocation, prepare and per-pod limits.
+1. the loopback API server starts in this process;
+2. three simulated nodes (mock profiles a100x4, h200x8, mixed — or, with ``--backend nvidia``,
+   this machine's cards) each run the real node plugin: slice publisher, NodePreparer, gRPC on
+   real unix sockets, registered by a fake kubelet;
+3. the DeviceClass and the built-in workloads (pods + ResourceClaims) are created through the API;
+4. hdra's allocator (the kube-scheduler's rules) places each pod's claims on one node and writes
+   ``status.allocation`` and ``reservedFor``; the fake kubelet calls NodePrepareResources;
+5. per pod: node, card, memory, cores and the ``CUDA_*`` env its containers get; per card: what is
+   used. Pending pods show the reason. Everything it wrote lives in a temp dir removed at the end.
 """
 
 from __future__ import annotations
 
 import argparse
-import re
+import json
+import socket
+import sys
 import tempfile
 import time
-from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-from kubernetes.client import V1Device, V1ResourceSlice
-
-from dra_driver.cli.common import CommandError, format_table
-from dra_driver.controller import PublishError, SlicePublisher
+from dra_driver.cli.common import CommandError
+from dra_driver.cli.demo_nodes import DemoNode, start_node, stop_node
+from dra_driver.cli.demo_report import render_json, render_text
+from dra_driver.cli.demo_run import DemoRun, run_workloads
+from dra_driver.cli.demo_workloads import builtin_workloads
 from dra_driver.devcluster import DevCluster
-from dra_driver.devices import AcceleratorDevice, BackendError, make_backend
+from dra_driver.devices import BackendError
 from dra_driver.devices.registry import DRIVER_FOR_BACKEND
 from dra_driver.kube import KubeClient, KubeError
-from dra_driver.kube.features import DEFAULT_VERSION, KubeVersion, parse_feature_gates
-from dra_driver.kube.quantity import parse_quantity
+from dra_driver.kube.features import DEFAULT_VERSION, FeatureGate, KubeVersion, parse_feature_gates
+from dra_driver.sim import Policy
 from dra_driver.slices import SharingMode, SliceOptions
 
-DEMO_NODES: tuple[tuple[str, str], ...] = (
+MOCK_NODES: tuple[tuple[str, str], ...] = (
     ("node-a100", "a100x4"),
     ("node-h200", "h200x8"),
     ("node-mixed", "mixed"),
 )
-_GIB = 1024**3
-_PARTITION = re.compile(r"-p(\d+)-\d+$")
-_REPLICA = re.compile(r"-r\d+$")
-
-
-@dataclass(frozen=True)
-class CardRow:
-    """One physical card as the scheduler sees it, however many devices it is published as."""
-
-    node: str
-    card: str
-    product: str
-    memory_gib: float
-    devices: int
-    sharing: str
-    uuid: str
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
-        "demo", help="publish simulated nodes into an embedded cluster and show them"
+        "demo", help="run the whole flow on an embedded cluster and show the placements"
+    )
+    parser.add_argument(
+        "--backend", choices=["mock", "nvidia"], default="mock", help="mock nodes or this machine's GPUs"
     )
     parser.add_argument(
         "--mode",
-        choices=[m.value for m in SharingMode],
+        choices=[m.value for m in SharingMode if m is not SharingMode.EXCLUSIVE],
         default=SharingMode.AUTO.value,
         help="sharing mode (default: auto)",
     )
+    parser.add_argument(
+        "--policy", choices=[p.value for p in Policy], default="binpack", help="card and node policy"
+    )
     parser.add_argument("--kube-version", default=str(DEFAULT_VERSION), help="Kubernetes version to emulate")
     parser.add_argument("--feature-gates", default="", help="e.g. DRAConsumableCapacity=false")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.set_defaults(run=run, default_log_level="warning")
 
 
@@ -73,110 +69,67 @@ def run(args: argparse.Namespace) -> int:
         gates = parse_feature_gates(args.feature_gates, version)
     except ValueError as exc:
         raise CommandError(str(exc)) from exc
-    driver = DRIVER_FOR_BACKEND["mock"]
+    driver = DRIVER_FOR_BACKEND[args.backend]
     started = time.monotonic()
+    progress = sys.stderr if args.json else sys.stdout
+    nodes: list[DemoNode] = []
     with (
         tempfile.TemporaryDirectory(prefix="hdra-demo-") as tmp,
         DevCluster(kube_version=version, feature_gates=gates) as cluster,
     ):
-        kubeconfig = cluster.write_kubeconfig(Path(tmp) / "kubeconfig")
-        client = KubeClient.from_kubeconfig(kubeconfig)
-        print(f"hdra demo: embedded API server {cluster.url} (Kubernetes {version}), driver {driver}")
-        modes: dict[str, SharingMode] = {}
-        for node, profile in DEMO_NODES:
-            cluster.create_node(node)
-            try:
-                devices = make_backend("mock", node_name=node, profile=profile).discover()
-                publisher = SlicePublisher(
+        client = KubeClient.from_kubeconfig(cluster.write_kubeconfig(Path(tmp) / "kubeconfig"))
+        print(
+            f"hdra demo: embedded API server {cluster.url} (Kubernetes {version}), driver {driver}",
+            file=progress,
+        )
+        try:
+            for name, profile in _node_specs(args.backend):
+                node = start_node(
+                    cluster,
                     client,
+                    Path(tmp),
+                    name=name,
+                    backend=args.backend,
+                    profile=profile,
                     driver=driver,
-                    node_name=node,
-                    devices=_fixed(devices),
                     mode=SharingMode(args.mode),
                     options=SliceOptions(kube_version=version),
                 )
-                result = publisher.sync()
-            except (BackendError, PublishError, KubeError) as exc:
-                raise CommandError(f"publishing node {node} failed: {exc}") from exc
-            modes[node] = result.mode
-            print(
-                f"  {node}: {len(devices)} cards ({profile}), {result.mode.value} mode, "
-                f"{len(result.created)} slice(s) created"
+                nodes.append(node)
+                print(
+                    f"  {name}: {len(node.devices)} cards ({profile or 'local'}), {node.mode.value} mode, "
+                    f"plugin registered at {node.server.registration_socket.name}",
+                    file=progress,
+                )
+            pinned = _pinned_card(nodes)
+            result: DemoRun = run_workloads(
+                client,
+                nodes,
+                driver=driver,
+                workloads=builtin_workloads(
+                    driver, pinned, distinct_attribute=gates[FeatureGate.DRA_CONSUMABLE_CAPACITY]
+                ),
+                policy=Policy(args.policy),
             )
-        slices = client.resource_slices.list(field_selector=f"spec.driver={driver}").items
-        rows = card_rows(slices)
-        print()
-        print(
-            format_table(
-                ["NODE", "CARD", "PRODUCT", "MEMORY GiB", "DEVICES", "SHARING", "UUID"],
-                [
-                    [r.node, r.card, r.product, f"{r.memory_gib:g}", r.devices, r.sharing, r.uuid]
-                    for r in rows
-                ],
-            )
-        )
-        total_gib = sum(r.memory_gib for r in rows)
-        device_count = sum(r.devices for r in rows)
-        print()
-        elapsed = time.monotonic() - started
-        print(
-            f"{len(DEMO_NODES)} nodes, {len(rows)} cards published as {device_count} devices in "
-            f"{len(slices)} ResourceSlices, {total_gib:g} GiB of accelerator memory; done in {elapsed:.2f}s"
-        )
+        except (BackendError, KubeError, ValueError) as exc:
+            raise CommandError(f"demo failed: {exc}") from exc
+        finally:
+            for node in nodes:
+                stop_node(node)
+    result.seconds = time.monotonic() - started
+    if args.json:
+        print(json.dumps(render_json(result), indent=2))
+    else:
+        print(render_text(result))
     return 0
 
 
-def card_rows(slices: Sequence[V1ResourceSlice]) -> list[CardRow]:
-    """Group published devices by physical card (node + uuid) and describe how each is shared."""
-    groups: dict[tuple[str, str], list[V1Device]] = defaultdict(list)
-    for slice_ in slices:
-        if slice_.spec is None or slice_.spec.node_name is None:
-            continue
-        for device in slice_.spec.devices or []:
-            groups[(slice_.spec.node_name, _text(device, "uuid"))].append(device)
-    rows = [_card_row(node, uuid, devices) for (node, uuid), devices in groups.items()]
-    return sorted(rows, key=lambda r: (r.node, _device_sort_key(r.card)))
+def _node_specs(backend: str) -> list[tuple[str, str | None]]:
+    if backend == "nvidia":
+        return [(socket.gethostname().lower(), None)]
+    return [(name, profile) for name, profile in MOCK_NODES]
 
 
-def _card_row(node: str, uuid: str, devices: list[V1Device]) -> CardRow:
-    card = min((d.name for d in devices), key=len).split("-r")[0]
-    memory = max(_amount(d, "memory") for d in devices)
-    replicas = [d for d in devices if _REPLICA.search(d.name)]
-    fractions = Counter(int(m.group(1)) for d in devices if (m := _PARTITION.search(d.name)))
-    if any(d.allow_multiple_allocations for d in devices):
-        sharing = f"{_amount(devices[0], 'shares'):g} shares by memory and cores"
-    elif fractions:
-        sharing = "whole or " + ", ".join(f"{n}x 1/{f}" for f, n in sorted(fractions.items()))
-    elif replicas:
-        memory *= len(replicas)
-        sharing = f"{len(replicas)} replicas of {_amount(replicas[0], 'memory') / _GIB:g} GiB"
-    else:
-        sharing = "whole card only"
-    return CardRow(
-        node=node,
-        card=card,
-        product=_text(devices[0], "productName"),
-        memory_gib=round(memory / _GIB, 2),
-        devices=len(devices),
-        sharing=sharing,
-        uuid=uuid,
-    )
-
-
-def _text(device: V1Device, name: str) -> str:
-    value = (device.attributes or {}).get(name)
-    return str(value.string) if value is not None and value.string is not None else "-"
-
-
-def _amount(device: V1Device, name: str) -> float:
-    capacity = (device.capacity or {}).get(name)
-    return float(parse_quantity(capacity.value)) if capacity is not None else 0.0
-
-
-def _fixed(devices: list[AcceleratorDevice]) -> Callable[[], list[AcceleratorDevice]]:
-    return lambda: devices
-
-
-def _device_sort_key(name: str) -> tuple[tuple[int, int, str], ...]:
-    """Natural order: gpu-2 before gpu-10."""
-    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in name.split("-"))
+def _pinned_card(nodes: list[DemoNode]) -> str:
+    """The UUID-selection workload names the last card of the last node (an H200 on the mock nodes)."""
+    return nodes[-1].devices[-1].uuid

@@ -55,8 +55,13 @@ def _product(driver: str, text: str) -> str:
     return f'device.attributes["{driver}"].productName.contains("{text}")'
 
 
-def builtin_workloads(driver: str, pinned_uuid: str) -> list[Workload]:
-    """The scenarios of the mission; ``pinned_uuid`` is a real card UUID for the UUID-selection pod."""
+def builtin_workloads(driver: str, pinned_uuid: str, *, distinct_attribute: bool = True) -> list[Workload]:
+    """The scenarios of the mission; ``pinned_uuid`` is a real card UUID for the UUID-selection pod.
+
+    ``distinct_attribute`` False leaves out the ``distinctAttribute`` constraints, for API servers
+    without DRAConsumableCapacity (they reject claims that use it).
+    """
+    distinct = distinct_attribute
     return [
         Workload(
             "train-llm",
@@ -65,7 +70,7 @@ def builtin_workloads(driver: str, pinned_uuid: str) -> list[Workload]:
                 "train-llm-gpus": _claim(
                     driver,
                     _request(driver, count=4, selectors=(_product(driver, "H200"),), cores=100),
-                    distinct_cards=True,
+                    distinct_cards=distinct,
                 )
             },
         ),
@@ -84,7 +89,7 @@ def builtin_workloads(driver: str, pinned_uuid: str) -> list[Workload]:
             "2-card inference: 16 GiB and 30 % on each of two different cards",
             {
                 "vision-gpus": _claim(
-                    driver, _request(driver, count=2, memory="16Gi", cores=30), distinct_cards=True
+                    driver, _request(driver, count=2, memory="16Gi", cores=30), distinct_cards=distinct
                 )
             },
         ),

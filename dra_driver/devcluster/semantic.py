@@ -65,6 +65,30 @@ def validate(resource: ResourceKind, new: Mapping[str, Any], old: Mapping[str, A
             causes += _slice_immutable(new.get("spec") or {}, old.get("spec") or {})
     elif resource.kind == "ResourceClaim" and old is not None and new.get("spec") != old.get("spec"):
         causes.append(invalid("spec", new.get("spec"), "field is immutable"))
+    if resource.kind == "ResourceClaim":
+        causes += _constraints((new.get("spec") or {}).get("devices") or {}, "spec.devices")
+    elif resource.kind == "ResourceClaimTemplate":
+        claim_spec = (new.get("spec") or {}).get("spec") or {}
+        causes += _constraints(claim_spec.get("devices") or {}, "spec.spec.devices")
+    return causes
+
+
+def _constraints(devices: Mapping[str, Any], path: str) -> list[Cause]:
+    """Each constraint needs exactly one of matchAttribute / distinctAttribute — also after a disabled
+    feature gate dropped distinctAttribute, which is how the real server turns such claims away."""
+    causes: list[Cause] = []
+    for index, constraint in enumerate(devices.get("constraints") or []):
+        if not isinstance(constraint, Mapping):
+            continue
+        given = [key for key in ("matchAttribute", "distinctAttribute") if constraint.get(key)]
+        if len(given) != 1:
+            causes.append(
+                invalid(
+                    f"{path}.constraints[{index}]",
+                    dict(constraint),
+                    "exactly one of `matchAttribute` or `distinctAttribute` is required",
+                )
+            )
     return causes
 
 

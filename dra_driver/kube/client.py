@@ -29,7 +29,15 @@ from kubernetes.client import (
 )
 
 from .errors import KubeConfigError
-from .kinds import DEVICE_CLASS, EVENT, NODE, RESOURCE_CLAIM, RESOURCE_CLAIM_TEMPLATE, RESOURCE_SLICE
+from .kinds import (
+    DEVICE_CLASS,
+    EVENT,
+    NODE,
+    POD,
+    RESOURCE_CLAIM,
+    RESOURCE_CLAIM_TEMPLATE,
+    RESOURCE_SLICE,
+)
 from .resources import ClusterResource, NamespacedResource, NamespacedStatusResource
 from .retry import RetryPolicy
 
@@ -105,6 +113,7 @@ class KubeClient:
             RESOURCE_CLAIM_TEMPLATE, apis[RESOURCE_CLAIM_TEMPLATE.api], retry
         )
         self.events = NamespacedResource(EVENT, apis[EVENT.api], retry)
+        self.pods = NamespacedResource(POD, apis[POD.api], retry)
         self._best_effort_events = NamespacedResource(EVENT, apis[EVENT.api], EVENT_RETRY)
 
     @classmethod

@@ -17,6 +17,7 @@ from kubernetes.client import (
     V1DeviceClass,
     V1Node,
     V1ObjectMeta,
+    V1Pod,
     V1ResourceClaimTemplate,
     V1ResourceSlice,
 )
@@ -110,3 +111,4 @@ RESOURCE_CLAIM_TEMPLATE = KindSpec(
     "ResourceClaimTemplate", V1ResourceClaimTemplate, "resource", "resource_claim_template", namespaced=True
 )
 EVENT = KindSpec("Event", CoreV1Event, "core", "event", namespaced=True)
+POD = KindSpec("Pod", V1Pod, "core", "pod", namespaced=True)

@@ -14,7 +14,7 @@ from dra_driver.sim.policy import CardUse, Policy
 from dra_driver.sim.render import render_explanation
 from dra_driver.sim.requests import default_device_classes
 from dra_driver.sim.results import reserve
-from dra_driver.sim.scheduler import ClusterState, allocate_claim, seeded_uuids
+from dra_driver.sim.scheduler import ClusterState, allocate_claim, place_pod, seeded_uuids
 
 __all__ = [
     "AllocationError",
@@ -30,6 +30,7 @@ __all__ = [
     "allocate_claim",
     "default_device_classes",
     "explain_claim",
+    "place_pod",
     "render_explanation",
     "reserve",
     "seeded_uuids",

@@ -22,6 +22,7 @@ This module must never look at pools, usage or requests.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 from collections.abc import Mapping
@@ -151,7 +152,8 @@ class CelDevice:
         self.allow_multiple = allow_multiple
         self._context: cel.Context | None = None
         self._error: str | None = None
-        self._version = -1
+        self._version: tuple[int, int] = (-1, -1)
+        """(engine token, engine domain version) the cached context was built for."""
 
     def variable(self, domains: frozenset[str] | set[str]) -> dict[str, Any]:
         """The ``device`` variable; ValueError naming the attribute when a value is malformed."""
@@ -190,6 +192,9 @@ def _attribute_value(device: str, key: str, attribute: Mapping[str, Any]) -> Any
     raise ValueError(f"device {device!r} attribute {key!r}: no value field in {dict(attribute)!r}")
 
 
+_ENGINE_TOKENS = itertools.count()
+
+
 class CelEngine:
     """Compiles (cached by expression text) and evaluates selectors on ``CelDevice``s."""
 
@@ -197,6 +202,7 @@ class CelEngine:
         self._compiled: dict[str, Selector | CelError] = {}
         self._domains: set[str] = set()
         self._version = 0
+        self._token = next(_ENGINE_TOKENS)
 
     def compile(self, expression: str) -> Selector:
         """The accepted selector for ``expression``; raises the (cached) ``CelError`` otherwise."""
@@ -215,8 +221,8 @@ class CelEngine:
         return found
 
     def _context(self, device: CelDevice) -> cel.Context | str:
-        if device._version != self._version:
-            device._version = self._version
+        if device._version != (self._token, self._version):
+            device._version = (self._token, self._version)
             try:
                 variable = device.variable(self._domains)
             except ValueError as exc:

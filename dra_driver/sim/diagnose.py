@@ -22,7 +22,6 @@ from dra_driver.sim.requests import Alternative, ClaimSpec
 from dra_driver.sim.taints import blocking_taint, describe_taint
 from dra_driver.sim.usage import Usage
 
-
 _USAGE_KINDS = frozenset({"in-use", "counter", "taint", "constraint"})
 
 
@@ -132,9 +131,14 @@ def summarize(
             if len(per_alternative) == len(request.alternatives):
                 reasons.extend(per_alternative)
     if len(reasons) == len(notes):
+        constraints = [
+            f"{c.kind} {c.attribute} over {sorted(c.requests) or 'all requests'} of claim {claim.key}"
+            for claim in claims
+            for c in claim.constraints
+        ]
         reasons.append(
             "every request has enough usable devices on its own, but not all together "
             "(constraints, or capacity and counters shared by several picks)"
+            + (f"; constraints: {'; '.join(constraints)}" if constraints else "")
         )
     return reasons
-

@@ -242,6 +242,17 @@ def _allocation_nodes(allocation: Mapping[str, Any]) -> set[str]:
     return nodes
 
 
+def place_pod(
+    state: ClusterState,
+    claims: Sequence[Mapping[str, Any]],
+    *,
+    policy: Policy | str | None = None,
+    pod: Mapping[str, Any] | None = None,
+) -> Placement | Pending:
+    """``state.place_pod``: where all of a pod's ``claims`` fit together (nothing is committed)."""
+    return state.place_pod(claims, policy=policy, pod=pod)
+
+
 def allocate_claim(
     claim: Mapping[str, Any],
     slices: Iterable[Mapping[str, Any]],

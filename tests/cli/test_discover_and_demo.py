@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
+from pathlib import Path
+from typing import Any
 
 import kubernetes_validate
 import pytest
@@ -99,17 +102,53 @@ def test_bad_flags_name_the_problem(
     assert message in capsys.readouterr().err
 
 
-def test_demo_prints_every_card_of_the_three_profiles(capsys: pytest.CaptureFixture[str]) -> None:
+def run_demo_json(capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[dict[str, Any], str]:
+    """The demo's JSON document and what it printed on stderr (progress lines, warnings)."""
+    assert main(["demo", "--json", *extra]) == 0
+    captured = capsys.readouterr()
+    loaded: dict[str, Any] = json.loads(captured.out)
+    return loaded, captured.err
+
+
+def test_demo_places_every_workload_and_explains_the_pending_one(capsys: pytest.CaptureFixture[str]) -> None:
+    before = set(Path(tempfile.gettempdir()).glob("hdra-demo-*"))
+    result, _ = run_demo_json(capsys)
+    assert set(Path(tempfile.gettempdir()).glob("hdra-demo-*")) == before  # temp dirs cleaned up
+    pods = {pod["name"]: pod for pod in result["pods"]}
+    assert pods["h100-wanted"]["status"] == "Pending"
+    assert "H100" in pods["h100-wanted"]["reason"]
+    assert all(pod["status"] == "Running" for name, pod in pods.items() if name != "h100-wanted")
+    (train,) = pods["train-llm"]["claims"]
+    assert pods["train-llm"]["node"] == "node-h200" and len(train["devices"]) == 4
+    assert len({d["device"] for d in train["devices"]}) == 4
+    assert not any(key.startswith("CUDA_DEVICE_MEMORY_LIMIT") for key in train["env"])  # whole cards
+    trio = [pods[name]["claims"][0] for name in ("embedding", "rerank", "ocr")]
+    assert len({(c["devices"][0]["pool"], c["devices"][0]["device"]) for c in trio}) == 1  # one card
+    assert [c["env"]["CUDA_DEVICE_MEMORY_LIMIT_0"] for c in trio] == ["6144m", "8192m", "4096m"]
+    assert [c["env"]["CUDA_DEVICE_SM_LIMIT_0"] for c in trio] == ["20", "25", "15"]
+    assert "V100" in next(c for c in result["cards"] if c["claims"] == ["default/v100-gpu"])["productName"]
+    assert len(result["cards"]) == 20
+    used = {(c["node"], c["device"]): c for c in result["cards"]}
+    shared = used[(trio[0]["devices"][0]["pool"], trio[0]["devices"][0]["device"])]
+    assert shared["memoryUsedMiB"] == 6144 + 8192 + 4096 and shared["coresUsedPercent"] == 60
+
+
+def test_demo_text_shows_pod_tables_and_card_view(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
-    rows = [line for line in out.splitlines() if re.match(r"node-\w+\s+gpu-\d+\s", line)]
-    assert len(rows) == 4 + 8 + 8
-    assert sum("NVIDIA H200" in r for r in rows) == 8 + 4
-    assert sum("V100" in r for r in rows) == 2
-    assert "capacity mode" in out
+    assert "pod chat-inference" in out and "CUDA_DEVICE_MEMORY_LIMIT_0=20480m" in out
+    assert "Pending:" in out and "H100" in out
+    card_rows = [line for line in out.splitlines() if re.match(r"\s+node-\w+\s+gpu-\d+\s", line)]
+    assert len(card_rows) == 20
+    assert "10 pods running, 1 pending" in out
 
 
-def test_demo_with_consumable_capacity_off_falls_back(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--feature-gates", "DRAConsumableCapacity=false"]) == 0
-    captured = capsys.readouterr()
-    assert "partitions mode" in captured.out
+def test_demo_with_consumable_capacity_off_falls_back_and_still_runs(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    result, err = run_demo_json(capsys, "--feature-gates", "DRAConsumableCapacity=false")
+    assert err.count("partitions mode") >= 3  # every node says which mode it fell back to
+    assert [pod["name"] for pod in result["pods"] if pod["status"] != "Running"] == ["h100-wanted"]
+    devices = [d["device"] for pod in result["pods"] for c in pod["claims"] for d in c["devices"]]
+    assert any("-p" in name for name in devices)  # partitions are handed out, not only whole cards
+    assert all(not d.get("shareID") for pod in result["pods"] for c in pod["claims"] for d in c["devices"])

@@ -32,24 +32,39 @@ FOUR = [
         "n1-s",
         "n1",
         [
-            device("g0", attributes=attrs(model="A100", index=0, uuid="u0", numa=0, ver=("version", "1.2.0")),
-                   capacity={"memory": "40Gi"}),
-            device("g1", attributes=attrs(model="H100", index=1, uuid="u1", numa=0, ver=("version", "2.0.0")),
-                   capacity={"memory": "80Gi"}),
-            device("g2", attributes=attrs(model="A100", index=2, uuid="u2", numa=1, ver=("version", "1.10.0")),
-                   capacity={"memory": "40Gi"}),
-            device("g3", attributes=attrs(model="H100", index=3, uuid="u3", ver=("version", "2.1.0-rc.1")),
-                   capacity={"memory": "80Gi"}),
+            device(
+                "g0",
+                attributes=attrs(model="A100", index=0, uuid="u0", numa=0, ver=("version", "1.2.0")),
+                capacity={"memory": "40Gi"},
+            ),
+            device(
+                "g1",
+                attributes=attrs(model="H100", index=1, uuid="u1", numa=0, ver=("version", "2.0.0")),
+                capacity={"memory": "80Gi"},
+            ),
+            device(
+                "g2",
+                attributes=attrs(model="A100", index=2, uuid="u2", numa=1, ver=("version", "1.10.0")),
+                capacity={"memory": "40Gi"},
+            ),
+            device(
+                "g3",
+                attributes=attrs(model="H100", index=3, uuid="u3", ver=("version", "2.1.0-rc.1")),
+                capacity={"memory": "80Gi"},
+            ),
         ],
     )
-]  # fmt: skip
+]
 # g3 deliberately has no numa attribute (constraint cases).
 
 _POLICY = {
-    "memory": {"value": "40Gi", "requestPolicy": {"default": "4Gi", "validRange": {"min": "1Gi", "max": "16Gi", "step": "2Gi"}}},
+    "memory": {
+        "value": "40Gi",
+        "requestPolicy": {"default": "4Gi", "validRange": {"min": "1Gi", "max": "16Gi", "step": "2Gi"}},
+    },
     "cores": {"value": "100", "requestPolicy": {"default": "10", "validValues": ["10", "25", "50", "100"]}},
     "bw": {"value": "10"},
-}  # fmt: skip
+}
 # Inventory "shared": node n1, two devices with allowMultipleAllocations and the policies above.
 SHARED = [
     rslice(
@@ -180,7 +195,7 @@ CASES = [
         FOUR,
         one("c", exact("r", 'device.attributes["other.example.com"].foo == 1')),
         pending="no such key: 'foo'",
-    ),  # fmt: skip
+    ),
     # A non-bool result is an error, not a match.
     Case("non-bool-result", FOUR, one("c", exact("r", f"{A}.index")), pending="not a bool"),
     # cel.bind is refused at compile time, naming the macro.
@@ -328,8 +343,8 @@ CASES = [
             exact("r2", f"{A}.index > 1"),
             constraints=[{"matchAttribute": f"{DRIVER}/numa"}],
         ),
-        pending="not all together",
-    ),  # fmt: skip
+        pending="constraints: matchAttribute gpu.example.com/numa over all requests of claim default/c",
+    ),
     # Backtracking that succeeds: r1 (any device) first takes g0 (numa 0), r2 (numa 0 only) then
     # violates distinctAttribute; r1 = g1 (numa 0) fails the same way; r1 = g2 (numa 1) → r2 = g0.
     Case(
@@ -342,7 +357,7 @@ CASES = [
             constraints=[{"distinctAttribute": f"{DRIVER}/numa"}],
         ),
         [("r1", "n1/g2"), ("r2", "n1/g0")],
-    ),  # fmt: skip
+    ),
     # A constraint limited to listed requests leaves the others free: r3 is not constrained.
     Case(
         "match-attribute-listed-requests",
@@ -355,7 +370,7 @@ CASES = [
             constraints=[{"matchAttribute": f"{DRIVER}/numa", "requests": ["r1", "r2"]}],
         ),
         [("r1", "n1/g0"), ("r2", "n1/g1"), ("r3", "n1/g2")],
-    ),  # fmt: skip
+    ),
     # Devices lacking the attribute fail the constraint: only g3 is an allowed device → pending.
     Case(
         "match-attribute-missing",
@@ -369,7 +384,7 @@ CASES = [
         SHARED,
         one("c", exact("r1", capacity={"bw": "1"}), exact("r2", capacity={"bw": "1"})),
         [("r1", "n1/s0"), ("r2", "n1/s0")],
-    ),  # fmt: skip
+    ),
     # ... with distinctAttribute uuid the second request must use another card.
     Case(
         "distinct-attribute",
@@ -381,7 +396,7 @@ CASES = [
             constraints=[{"distinctAttribute": f"{DRIVER}/uuid"}],
         ),
         [("r1", "n1/s0"), ("r2", "n1/s1")],
-    ),  # fmt: skip
+    ),
     # -- firstAvailable -----------------------------------------------------------------------
     # First sub-request matches nothing (no B200) → second; result names <req>/<sub>.
     Case(
@@ -403,7 +418,7 @@ CASES = [
             exact("r2", f'{A}.model == "H100"', count=2),
         ),
         [("r1/a100", "n1/g0"), ("r2", "n1/g1"), ("r2", "n1/g3")],
-    ),  # fmt: skip
+    ),
     # -- adminAccess --------------------------------------------------------------------------
     # With the namespace label, admin access gets a device another claim holds.
     Case(
@@ -479,7 +494,7 @@ CASES = [
         [rslice("n1-b", "n1", [device("x0")], count=2), rslice("n1-a", "n1", [device("y0")], count=2)],
         one("c", exact("r")),
         [("r", "n1/y0")],
-    ),  # fmt: skip
+    ),
     # Pools are ordered by (driver, pool): a.example.com before b.example.com.
     Case(
         "pool-order",
@@ -502,7 +517,7 @@ CASES = [
         existing=[
             allocated("o", "n1", "n1/s0", shares={"n1/s0": {"bw": "1", "cores": "10", "memory": "4Gi"}})
         ],
-    ),  # fmt: skip
+    ),
     Case(
         "card-spread",
         SHARED,
@@ -512,7 +527,7 @@ CASES = [
         existing=[
             allocated("o", "n1", "n1/s0", shares={"n1/s0": {"bw": "1", "cores": "10", "memory": "4Gi"}})
         ],
-    ),  # fmt: skip
+    ),
     # Node level: n2 has one of its two GPUs allocated; binpack → n2, spread → n1, none → n1.
     Case(
         "node-binpack",

@@ -1,0 +1,187 @@
+"""Benchmark: hdra's structured allocator (``dra_driver.sim``).
+
+Measures, each from the slices hdra publishes for mock H200 nodes (8 cards each, capacity mode):
+- ``allocate``: 1,000 one-card claims (16Gi of memory, 10 % of cores each) placed and committed
+  one by one over 100 nodes, for the default first fit and for binpack and spread — claims/s;
+- ``cel``: a typical selector (product name and a memory quantity comparison) evaluated on every
+  device, with compiled programs and device contexts cached as the allocator does — evaluations/s —
+  beside the rate when each evaluation compiles (and checks) its expression again: the in-run
+  baseline, reported as a ratio;
+- ``memory``: 5,000 nodes x 8 cards loaded into a ``ClusterState`` — tracemalloc peak and RSS growth.
+
+Run: ``.venv/bin/python benchmarks/allocator.py [--quick] [--json FILE]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+from dra_driver.devices import make_backend
+from dra_driver.sim import ClusterState, Placement
+from dra_driver.sim.cel_env import CelEngine, check_expression
+from dra_driver.slices import SharingMode, build_slices
+
+DRIVER = "mock.hdra.io"
+SELECTOR = (
+    f'device.attributes["{DRIVER}"].productName == "NVIDIA H200" && '
+    f'device.capacity["{DRIVER}"].memory.compareTo(quantity("100Gi")) >= 0'
+)
+
+
+def node_slices(nodes: int, prefix: str = "bench") -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for i in range(nodes):
+        node = f"{prefix}-{i:05d}"
+        cards = make_backend("mock", node_name=node, profile="h200x8").discover()
+        built = build_slices(cards, driver=DRIVER, node_name=node, mode=SharingMode.CAPACITY)
+        out.extend(s.model_dump(by_alias=True, exclude_none=True, mode="json") for s in built)
+    return out
+
+
+def one_card_claim(i: int) -> dict[str, Any]:
+    request = {"deviceClassName": DRIVER, "capacity": {"requests": {"memory": "16Gi", "cores": "10"}}}
+    return {
+        "apiVersion": "resource.k8s.io/v1",
+        "kind": "ResourceClaim",
+        "metadata": {"name": f"claim-{i:05d}", "namespace": "bench"},
+        "spec": {"devices": {"requests": [{"name": "gpu", "exactly": request}]}},
+    }
+
+
+def allocate(slices: list[dict[str, Any]], claims: int, policy: str | None) -> dict[str, float]:
+    state = ClusterState(slices, seed=1)
+    start = time.perf_counter()
+    placed = 0
+    for i in range(claims):
+        outcome = state.place_pod([one_card_claim(i)], policy=policy)
+        if isinstance(outcome, Placement):
+            state.commit(outcome)
+            placed += 1
+    seconds = time.perf_counter() - start
+    return {"claims": claims, "placed": placed, "seconds": seconds, "claims_per_s": claims / seconds}
+
+
+def cel_rates(slices: list[dict[str, Any]], rounds: int) -> dict[str, float]:
+    state = ClusterState(slices)
+    devices = [d.cel for d in state.inventory.devices()]
+    engine = CelEngine()
+    selector = engine.compile(SELECTOR)
+    for device in devices:  # warm the per-device contexts, as a running allocator has them
+        engine.evaluate(selector, device)
+    start = time.perf_counter()
+    matched = 0
+    for _ in range(rounds):
+        for device in devices:
+            matched += engine.evaluate(engine.compile(SELECTOR), device).matched
+    cached_s = time.perf_counter() - start
+    evaluations = rounds * len(devices)
+    uncached_n = min(evaluations, 5 * len(devices))
+    start = time.perf_counter()
+    for i in range(uncached_n):
+        engine.evaluate(check_expression(SELECTOR), devices[i % len(devices)])
+    uncached_s = time.perf_counter() - start
+    cached_rate, uncached_rate = evaluations / cached_s, uncached_n / uncached_s
+    return {
+        "devices": len(devices),
+        "evaluations": evaluations,
+        "matched": matched,
+        "cached_per_s": cached_rate,
+        "uncached_compile_per_s": uncached_rate,
+        "cached_vs_uncached_ratio": cached_rate / uncached_rate,
+    }
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        pages = int(statm.read().split()[1])
+    return pages * 4096
+
+
+def memory(nodes: int) -> dict[str, float]:
+    slices = node_slices(nodes, prefix="mem")
+    rss_before = _rss_bytes()
+    tracemalloc.start()
+    state = ClusterState(slices)
+    devices = len(state.inventory.devices())
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    rss_after = _rss_bytes()
+    return {
+        "nodes": nodes,
+        "devices": devices,
+        "tracemalloc_peak_mib": peak / 2**20,
+        "rss_delta_mib": (rss_after - rss_before) / 2**20,
+        "bytes_per_device": peak / max(devices, 1),
+    }
+
+
+def run(nodes: int, claims: int, cel_rounds: int, memory_nodes: int) -> dict[str, Any]:
+    slices = node_slices(nodes)
+    return {
+        "allocate": {
+            policy or "first-fit": allocate(slices, claims, policy) for policy in (None, "binpack", "spread")
+        },
+        "cel": cel_rates(slices, cel_rounds),
+        "memory": memory(memory_nodes),
+        "nodes": nodes,
+    }
+
+
+def table(result: dict[str, Any]) -> str:
+    rows: list[tuple[str, str]] = []
+    for policy, r in result["allocate"].items():
+        rows.append(
+            (
+                f"allocate {policy}: {int(r['claims'])} claims, {result['nodes']} nodes x 8",
+                f"{r['claims_per_s']:.0f} claims/s ({int(r['placed'])} placed, {r['seconds']:.2f} s)",
+            )
+        )
+    cel = result["cel"]
+    rows += [
+        (f"CEL cached: evaluations/s over {int(cel['devices'])} devices", f"{cel['cached_per_s']:.0f}"),
+        ("CEL compile every time (baseline): evaluations/s", f"{cel['uncached_compile_per_s']:.0f}"),
+        ("ratio cached : uncached", f"{cel['cached_vs_uncached_ratio']:.1f}"),
+    ]
+    mem = result["memory"]
+    rows += [
+        (f"memory: {int(mem['nodes'])} nodes x 8 cards ({int(mem['devices'])} devices)", "ClusterState"),
+        ("memory: tracemalloc peak MiB", f"{mem['tracemalloc_peak_mib']:.1f}"),
+        ("memory: RSS delta MiB", f"{mem['rss_delta_mib']:.1f}"),
+        ("memory: bytes per device (tracemalloc)", f"{mem['bytes_per_device']:.0f}"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    lines = [f"{'metric'.ljust(width)}  value", f"{'-' * width}  {'-' * 12}"]
+    lines += [f"{name.ljust(width)}  {value}" for name, value in rows]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--nodes", type=int, default=100)
+    parser.add_argument("--claims", type=int, default=1000)
+    parser.add_argument("--cel-rounds", type=int, default=50, help="evaluations of the selector per device")
+    parser.add_argument("--memory-nodes", type=int, default=5000)
+    parser.add_argument(
+        "--quick", action="store_true", help="a small run for CI: 10 nodes, 100 claims, 500 nodes"
+    )
+    parser.add_argument("--json", type=Path, default=None, help="also write the result as JSON here")
+    args = parser.parse_args()
+    if args.quick:
+        args.nodes, args.claims, args.cel_rounds, args.memory_nodes = 10, 100, 5, 500
+    result = run(args.nodes, args.claims, args.cel_rounds, args.memory_nodes)
+    print(table(result))
+    if args.json is not None:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    return 0 if all(r["placed"] == r["claims"] for r in result["allocate"].values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
