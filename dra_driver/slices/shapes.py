@@ -140,10 +140,12 @@ def _consumes(counter_set: str, memory_bytes: int, cores: int) -> list[V1DeviceC
 def _partitions(
     card: AcceleratorDevice, attributes: dict[str, V1DeviceAttribute], options: SliceOptions
 ) -> CardGroup:
-    """The whole card plus ``f`` partitions per fraction, all drawing on one counter set.
+    """``f`` partitions per fraction plus the whole card, all drawing on one counter set.
 
     The whole-card device is the card itself (no ``parentUUID``); each partition carries the card's
-    attributes plus ``parentUUID``.
+    attributes plus ``parentUUID``. Order is allocation preference (first fit in slice order), so
+    the smallest partitions come first and the whole card last: a small request takes a small
+    partition instead of blocking the entire card.
     """
     set_name = derived_name(card, "counters")
     whole = _whole_mib(card, 1) * MIB
@@ -151,16 +153,9 @@ def _partitions(
         name=set_name,
         counters={MEMORY: V1Counter(value=binary_quantity(whole)), CORES: V1Counter(value=str(FULL_CORES))},
     )
-    devices = [
-        V1Device(
-            name=card.name,
-            attributes=attributes,
-            capacity=_plain(whole, FULL_CORES),
-            consumes_counters=_consumes(set_name, whole, FULL_CORES),
-        )
-    ]
+    devices: list[V1Device] = []
     child_attributes = {**attributes, PARENT_UUID: attribute(card.uuid)}
-    for fraction in options.partition_fractions:
+    for fraction in sorted(options.partition_fractions, reverse=True):
         memory = _whole_mib(card, fraction) * MIB
         cores = FULL_CORES // fraction
         devices.extend(
@@ -172,6 +167,14 @@ def _partitions(
             )
             for j in range(fraction)
         )
+    devices.append(
+        V1Device(
+            name=card.name,
+            attributes=attributes,
+            capacity=_plain(whole, FULL_CORES),
+            consumes_counters=_consumes(set_name, whole, FULL_CORES),
+        )
+    )
     return CardGroup(card, devices, counter_set)
 
 
