@@ -152,3 +152,30 @@ def test_demo_with_consumable_capacity_off_falls_back_and_still_runs(
     devices = [d["device"] for pod in result["pods"] for c in pod["claims"] for d in c["devices"]]
     assert any("-p" in name for name in devices)  # partitions are handed out, not only whole cards
     assert all(not d.get("shareID") for pod in result["pods"] for c in pod["claims"] for d in c["devices"])
+
+
+def test_demo_on_the_local_nvidia_card(capsys: pytest.CaptureFixture[str]) -> None:
+    """--backend nvidia: one node from NVML (faked at the ctypes boundary), HAMi-core with the library."""
+    from tests.support.fake_nvml import FakeNvmlLib, installed
+
+    fixture = json.loads(
+        (Path(__file__).parents[1] / "devices" / "fixtures" / "nvml_h200x1.json").read_text()
+    )
+    with installed(FakeNvmlLib.from_fixture(fixture)):
+        result, err = run_demo_json(capsys, "--backend", "nvidia")
+    assert "1 cards (local)" in err
+    pods = {pod["name"]: pod for pod in result["pods"]}
+    assert pods["train-llm"]["status"] == "Pending"  # four H200s wanted, one present
+    chat = pods["chat-inference"]
+    assert chat["status"] == "Running"
+    assert chat["claims"][0]["driver"] == "nvidia.hdra.io"
+    assert chat["claims"][0]["env"]["CUDA_DEVICE_MEMORY_LIMIT_0"] == "20480m"
+    assert [card["productName"] for card in result["cards"]] == ["NVIDIA H200"]
+
+
+def test_demo_without_an_nvidia_driver_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.support.fake_nvml import library_missing
+
+    with library_missing():
+        assert main(["demo", "--backend", "nvidia"]) == 1
+    assert "no NVIDIA driver found on this node" in capsys.readouterr().err
