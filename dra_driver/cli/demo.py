@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
                 )
                 nodes.append(node)
                 print(
-                    f"  {name}: {len(node.devices)} cards ({profile or 'local'}), {node.mode.value} mode, "
+                    f"  {name}: {len(node.devices)} card(s) ({profile or 'local'}), {node.mode.value} mode, "
                     f"plugin registered at {node.server.registration_socket.name}",
                     file=progress,
                 )

@@ -163,7 +163,7 @@ def test_demo_on_the_local_nvidia_card(capsys: pytest.CaptureFixture[str]) -> No
     )
     with installed(FakeNvmlLib.from_fixture(fixture)):
         result, err = run_demo_json(capsys, "--backend", "nvidia")
-    assert "1 cards (local)" in err
+    assert "1 card(s) (local)" in err
     pods = {pod["name"]: pod for pod in result["pods"]}
     assert pods["train-llm"]["status"] == "Pending"  # four H200s wanted, one present
     chat = pods["chat-inference"]
