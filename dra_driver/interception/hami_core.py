@@ -41,6 +41,8 @@ class InterceptionResult:
     visibility is "cdi"). ``env`` is the same environment as a dict, for display. ``device_order``
     names the devices in CUDA order (index i of the ``*_<i>`` variables). ``cache_dir`` is the host
     directory the edits mount (create it before the container starts), ``None`` without interception.
+    ``files`` are host files (path → content) to write before the container starts and remove on
+    unprepare (Hygon's vDCU configs); empty for every other vendor.
     """
 
     edits: ContainerEdits
@@ -50,6 +52,7 @@ class InterceptionResult:
     device_order: tuple[str, ...]
     cache_dir: Path | None = None
     limits: tuple[DeviceLimit, ...] = field(default=(), repr=False)
+    files: Mapping[Path, str] = field(default_factory=dict)
 
 
 def _bind(host: Path, container: str, options: tuple[str, ...]) -> Mount:

@@ -52,7 +52,9 @@ class InterceptionSettings:
 
     ``visibility`` "cdi" hands the kubelet the NVIDIA container toolkit's own CDI ids
     (``nvidia.com/gpu=<uuid>``); "env" sets ``NVIDIA_VISIBLE_DEVICES=<uuids>`` instead (also the
-    right choice for the mock backend, whose cards no toolkit spec knows).
+    right choice for the mock backend, whose cards no toolkit spec knows). Other vendors always use
+    their own visibility variable. ``vdev_dir`` is where Hygon vDCU config files are written, one
+    directory per claim (``<vdev_dir>/<claim-uid>/vdev<i>.conf``).
     """
 
     host_library_dir: Path = Path("/usr/local/hdra")
@@ -60,9 +62,10 @@ class InterceptionSettings:
     lock_dir: Path = Path("/tmp/vgpulock")  # noqa: S108 - HAMi-core's host lock dir, shared by all containers
     visibility: Visibility = "env"
     toolkit_cdi_kind: str = "nvidia.com/gpu"
+    vdev_dir: Path = Path("/etc/vdev")
 
     def __post_init__(self) -> None:
-        for field_name in ("host_library_dir", "state_dir", "lock_dir"):
+        for field_name in ("host_library_dir", "state_dir", "lock_dir", "vdev_dir"):
             value = getattr(self, field_name)
             if not isinstance(value, Path) or not value.is_absolute():
                 raise InterceptionError(
@@ -94,13 +97,15 @@ class HamiCoreOptions:
     """A claim's HAMi-core options as plain values (from its ``AcceleratorConfig``).
 
     ``None`` leaves the variable unset, so HAMi-core's own default applies. ``enforcement`` "none"
-    turns interception off for the claim: the container gets only its cards.
+    turns interception off for the claim: the container gets only its cards. ``vnpu_template``
+    (Ascend only) asks for a hard-split vNPU of that template instead of hami-vnpu-core's soft limits.
     """
 
     core_policy: str | None = None
     priority: str | None = None
     log_level: int | None = None
     enforcement: str = "auto"
+    vnpu_template: str | None = None
 
     def __post_init__(self) -> None:
         # StrEnum members compare equal to their values; store plain strings for stable output.
@@ -116,6 +121,8 @@ class HamiCoreOptions:
                 f"HAMi-core option enforcement={self.enforcement!r} is not one of {ENFORCEMENTS}"
             )
         object.__setattr__(self, "enforcement", str(self.enforcement))
+        if self.vnpu_template is not None:
+            object.__setattr__(self, "vnpu_template", str(self.vnpu_template))
         if self.log_level is not None and (
             isinstance(self.log_level, bool)
             or not isinstance(self.log_level, int)
