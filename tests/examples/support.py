@@ -1,0 +1,227 @@
+"""Places the pods of one ``examples/<scenario>/`` folder on a mock cluster with hdra's simulator.
+
+Owns: reading an example's YAML files and README, the README's ``placement`` block (the promise the
+test checks), the mock cluster an example runs on, and ``place_example`` (what each pod gets).
+It must never write files or talk to an API server.
+
+The README block is the contract, in fenced code with the language ``placement``::
+
+    mode: capacity                                     # sharing mode the node plugins publish in
+    nodes: node-a100=a100x4, node-h200=h200x8, node-mixed=mixed   # mock node name=profile
+    driver: nvidia.hdra.io                             # the driver the slices are published under
+    <pod>: <node> <device> [<device> ...]              # every device of all the pod's claims
+    <pod>: pending                                     # the pod cannot be placed
+
+Pods are placed in file order (files sorted by name), each on the cluster as the earlier pods left
+it, with the card and node policy ``binpack`` (the node plugin's default). A Deployment with
+``replicas: n`` stands for the pods ``<name>-0`` … ``<name>-<n-1>``; each pod gets fresh claims from
+its templates, while a ``resourceClaimName`` refers to the one claim of the file, allocated by the
+first pod that uses it. Plain pods with HAMi resources are first converted by the webhook's
+``convert_pod``, seeing the cluster's cards as the webhook would.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dra_driver.devices import make_backend
+from dra_driver.kube.quantity import parse_quantity
+from dra_driver.sim import ClusterState, Pending, Placement
+from dra_driver.slices import SharingMode, build_slices
+from dra_driver.webhook import Card, convert_pod
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+NAMESPACE = "default"
+_BLOCK = re.compile(r"```placement\n(.*?)```", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Promise:
+    """What an example's README says it gets on the mock cluster."""
+
+    mode: SharingMode
+    nodes: tuple[tuple[str, str], ...]
+    driver: str
+    pods: dict[str, tuple[str, ...]]
+
+
+@dataclass
+class Outcome:
+    """Per pod: ``(node, devices...)`` or ``("pending",)``, and the Pending messages for diagnosis."""
+
+    pods: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    messages: dict[str, str] = field(default_factory=dict)
+
+
+def example_dirs() -> list[Path]:
+    return sorted(path for path in EXAMPLES.iterdir() if path.is_dir())
+
+
+def documents(folder: Path) -> list[dict[str, Any]]:
+    """Every YAML document of the folder's ``*.yaml`` files, files sorted by name."""
+    docs: list[dict[str, Any]] = []
+    for path in sorted(folder.glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc is None:
+                continue
+            if not isinstance(doc, dict):
+                raise ValueError(f"{path}: a YAML document is not an object: {doc!r}")
+            docs.append(doc)
+    return docs
+
+
+def promise(folder: Path) -> Promise:
+    """Parse the README's ``placement`` block; ValueError naming the README and line otherwise."""
+    readme = folder / "README.md"
+    match = _BLOCK.search(readme.read_text())
+    if match is None:
+        raise ValueError(f"{readme}: no ```placement block")
+    fields: dict[str, str] = {}
+    pods: dict[str, tuple[str, ...]] = {}
+    for number, raw in enumerate(match.group(1).splitlines(), start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        key, sep, value = line.partition(":")
+        if not sep or not value.strip():
+            raise ValueError(f"{readme}: placement line {number} {raw!r} is not 'key: value'")
+        if key in ("mode", "nodes", "driver"):
+            fields[key] = value.strip()
+        else:
+            pods[key.strip()] = tuple(value.split())
+    missing = {"mode", "nodes", "driver"} - fields.keys()
+    if missing:
+        raise ValueError(f"{readme}: placement block lacks {sorted(missing)}")
+    nodes = tuple(
+        (name.strip(), profile.strip())
+        for name, _, profile in (item.partition("=") for item in fields["nodes"].split(","))
+    )
+    return Promise(SharingMode(fields["mode"]), nodes, fields["driver"], pods)
+
+
+def mock_slices(nodes: Sequence[tuple[str, str]], driver: str, mode: SharingMode) -> list[dict[str, Any]]:
+    slices: list[dict[str, Any]] = []
+    for node, profile in nodes:
+        devices = make_backend("mock", node_name=node, profile=profile).discover()
+        for slice_ in build_slices(devices, driver=driver, node_name=node, mode=mode):
+            slices.append(slice_.model_dump(by_alias=True, exclude_none=True, mode="json"))
+    return slices
+
+
+def device_class(driver: str) -> dict[str, Any]:
+    """The DeviceClass the chart renders for ``driver`` (charts/hdra/templates/deviceclasses.yaml)."""
+    return {
+        "apiVersion": "resource.k8s.io/v1",
+        "kind": "DeviceClass",
+        "metadata": {"name": driver},
+        "spec": {"selectors": [{"cel": {"expression": f'device.driver == "{driver}"'}}]},
+    }
+
+
+def _cards(slices: Sequence[Mapping[str, Any]]) -> Any:
+    """The webhook's view of the cluster's cards (what ``SliceCards`` reads from the API)."""
+
+    def cards(driver: str) -> list[Card]:
+        found = []
+        for slice_ in slices:
+            if slice_["spec"]["driver"] != driver:
+                continue
+            for device in slice_["spec"].get("devices", []):
+                attrs = device.get("attributes", {})
+                found.append(
+                    Card(
+                        driver=driver,
+                        product_name=(attrs.get("productName") or {}).get("string"),
+                        uuid=(attrs.get("uuid") or {}).get("string"),
+                        memory_bytes=int(parse_quantity(device["capacity"]["memory"]["value"])),
+                    )
+                )
+        return found
+
+    return cards
+
+
+def _pods(docs: Sequence[Mapping[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """(pod name, pod object) for every Pod, and every replica of every Deployment, in order."""
+    pods: list[tuple[str, dict[str, Any]]] = []
+    for doc in docs:
+        if doc["kind"] == "Pod":
+            pods.append((doc["metadata"]["name"], copy.deepcopy(dict(doc))))
+        elif doc["kind"] == "Deployment":
+            template = doc["spec"]["template"]
+            for index in range(int(doc["spec"].get("replicas", 1))):
+                name = f"{doc['metadata']['name']}-{index}"
+                pod = {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "metadata": {"name": name},
+                    **copy.deepcopy(template),
+                }
+                pod["metadata"] = {**template.get("metadata", {}), "name": name}
+                pods.append((name, pod))
+    return pods
+
+
+def _claim_from_spec(name: str, spec: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": "resource.k8s.io/v1",
+        "kind": "ResourceClaim",
+        "metadata": {"name": name, "namespace": NAMESPACE, "uid": f"uid-{name}"},
+        "spec": copy.deepcopy(dict(spec)),
+    }
+
+
+def place_example(folder: Path, expected: Promise) -> Outcome:
+    """Place every pod of ``folder`` on the mock cluster ``expected`` names, in order."""
+    docs = documents(folder)
+    slices = mock_slices(expected.nodes, expected.driver, expected.mode)
+    state = ClusterState(slices=slices, classes=[device_class(expected.driver)])
+    templates = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ResourceClaimTemplate"}
+    claims = {
+        d["metadata"]["name"]: _claim_from_spec(d["metadata"]["name"], d["spec"])
+        for d in docs
+        if d["kind"] == "ResourceClaim"
+    }
+    outcome = Outcome()
+    for pod_name, written in _pods(docs):
+        conversion = convert_pod(written, namespace=NAMESPACE, cards=_cards(slices))
+        pod = conversion.pod
+        generated = {claim.template_name: claim.template for claim in conversion.claims}
+        pod_claims: list[dict[str, Any]] = []
+        for entry in pod["spec"].get("resourceClaims") or []:
+            if "resourceClaimName" in entry:
+                pod_claims.append(claims[entry["resourceClaimName"]])
+                continue
+            template = generated.get(entry["resourceClaimTemplateName"]) or templates.get(
+                entry["resourceClaimTemplateName"]
+            )
+            if template is None:
+                raise ValueError(
+                    f"{folder}: pod {pod_name} names ResourceClaimTemplate "
+                    f"{entry['resourceClaimTemplateName']!r}, which no file of the example defines"
+                )
+            pod_claims.append(_claim_from_spec(f"{pod_name}-{entry['name']}", template["spec"]["spec"]))
+        placed = state.place_pod(pod_claims, policy="binpack", pod={"metadata": {"name": pod_name}})
+        if isinstance(placed, Pending):
+            outcome.pods[pod_name] = ("pending",)
+            outcome.messages[pod_name] = placed.message
+            continue
+        assert isinstance(placed, Placement)
+        for allocated in state.commit(placed):
+            name = allocated["metadata"]["name"]
+            if name in claims:
+                claims[name] = allocated
+        devices = [
+            result["device"]
+            for allocation in placed.allocations
+            for result in allocation.allocation["devices"]["results"]
+        ]
+        outcome.pods[pod_name] = (placed.node, *devices)
+    return outcome
