@@ -11,11 +11,12 @@ import argparse
 import os
 import socket
 from collections.abc import Sequence
+from pathlib import Path
 
 from pydantic import ValidationError
 
 from dra_driver.devices import AcceleratorDevice, BackendError, make_backend
-from dra_driver.devices.registry import BACKENDS, DRIVER_FOR_BACKEND
+from dra_driver.devices.registry import BACKENDS, DRIVER_FOR_BACKEND, TOOL_BACKENDS
 from dra_driver.kube.features import DEFAULT_VERSION, KubeVersion
 from dra_driver.slices import SharingMode, SliceOptions
 
@@ -26,7 +27,18 @@ class CommandError(Exception):
 
 def add_device_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", choices=BACKENDS, default="mock", help="device backend (default: mock)")
-    parser.add_argument("--profile", default=None, help="mock profile: a100x4, h200x8 or mixed")
+    parser.add_argument(
+        "--profile",
+        default=None,
+        help="mock profile: a100x4, h200x8, mixed, ascend910bx8, mlu370x4, dcuz100x4 or mi300x8",
+    )
+    for vendor, (_constructor, default_tool) in TOOL_BACKENDS.items():
+        parser.add_argument(
+            f"--{vendor}-tool",
+            type=Path,
+            default=None,
+            help=f"{vendor} backend: path of the vendor tool (default: {default_tool})",
+        )
     parser.add_argument(
         "--driver", default=None, help="driver name (default: <vendor>.hdra.io of the backend)"
     )
@@ -65,10 +77,22 @@ def driver_name(args: argparse.Namespace) -> str:
 def discover_devices(args: argparse.Namespace) -> list[AcceleratorDevice]:
     """Run the chosen backend once; any failure becomes a CommandError naming the cause."""
     try:
-        backend = make_backend(args.backend, node_name=node_name(args), profile=args.profile)
+        backend = make_backend(
+            args.backend, node_name=node_name(args), profile=args.profile, tool=vendor_tool(args)
+        )
         return backend.discover()
     except (BackendError, ValueError) as exc:
         raise CommandError(str(exc)) from exc
+
+
+def vendor_tool(args: argparse.Namespace) -> Path | None:
+    """The ``--<backend>-tool`` path of a tool backend; a tool flag for another backend is an error."""
+    for vendor in TOOL_BACKENDS:
+        path: Path | None = getattr(args, f"{vendor}_tool", None)
+        if path is not None and vendor != args.backend:
+            raise CommandError(f"--{vendor}-tool needs --backend {vendor}, not --backend {args.backend}")
+    tool: Path | None = getattr(args, f"{args.backend}_tool", None)
+    return tool
 
 
 def slice_options(args: argparse.Namespace) -> SliceOptions:

@@ -88,6 +88,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="HAMi-core's host lock dir (default: /tmp/vgpulock)",
     )
     parser.add_argument(
+        "--vdev-dir",
+        type=Path,
+        default=InterceptionSettings().vdev_dir,
+        help="Hygon: host dir of the per-claim vDCU config files (default: /etc/vdev)",
+    )
+    parser.add_argument(
         "--visibility",
         choices=["env", "cdi"],
         default="env",
@@ -210,6 +216,7 @@ def _preparer(
             state_dir=args.state_dir.absolute(),
             lock_dir=args.lock_dir.absolute(),
             visibility=args.visibility,
+            vdev_dir=args.vdev_dir.absolute(),
         )
     except ValueError as exc:
         raise CommandError(f"invalid node paths: {exc}") from exc
@@ -221,7 +228,7 @@ def _preparer(
         driver=driver,
         node_name=node,
         vendor=vendor,
-        with_library=args.backend == "nvidia",
+        with_library=args.backend != "mock",  # real nodes mount the vendor's interception library
         interception=interception,
     )
     return NodePreparer(

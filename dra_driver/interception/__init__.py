@@ -1,10 +1,10 @@
-"""Interception: what a container gets so that its claim's limits are enforced (DESIGN §5).
-
-Public surface: ``DeviceLimit``, ``InterceptionSettings``, ``HamiCoreOptions``,
-``build_hami_core_edits`` → ``InterceptionResult``, ``cuda_order``, the cache-directory functions
-(``claim_cache_dir``, ``create_claim_cache_dir``, ``remove_claim_cache_dir``), the container paths
-and ``InterceptionError``. Must never import ``dra_driver.prepare`` or anything above it, and
-never touch files except through the cache-directory functions.
+"""Interception: what a container gets so that its claim's limits are enforced (DESIGN §5). Public
+surface: ``DeviceLimit``, ``InterceptionSettings``, ``HamiCoreOptions``, ``build_hami_core_edits``
+and ``build_vendor_edits`` (per vendor, hami.md §4) → ``InterceptionResult``, ``claim_vendor``, the
+vDCU directory functions (``claim_vdev_dir``, ``remove_claim_vdev_dir``), ``cuda_order``, the cache-
+directory functions (``claim_cache_dir``, ``create_claim_cache_dir``, ``remove_claim_cache_dir``),
+the container paths and ``InterceptionError``. Must never import ``dra_driver.prepare`` or anything
+above it, and never touch files except through the cache-directory and vDCU-directory functions.
 """
 
 from dra_driver.interception.cache_dir import claim_cache_dir, create_claim_cache_dir, remove_claim_cache_dir
@@ -22,6 +22,8 @@ from dra_driver.interception.settings import (
     InterceptionSettings,
     Visibility,
 )
+from dra_driver.interception.vdev import claim_vdev_dir, remove_claim_vdev_dir
+from dra_driver.interception.vendors import build_vendor_edits, claim_vendor
 
 __all__ = [
     "CONTAINER_CACHE_DIR",
@@ -37,8 +39,12 @@ __all__ = [
     "InterceptionSettings",
     "Visibility",
     "build_hami_core_edits",
+    "build_vendor_edits",
     "claim_cache_dir",
+    "claim_vdev_dir",
+    "claim_vendor",
     "create_claim_cache_dir",
     "cuda_order",
     "remove_claim_cache_dir",
+    "remove_claim_vdev_dir",
 ]

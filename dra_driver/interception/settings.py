@@ -63,9 +63,10 @@ class InterceptionSettings:
     visibility: Visibility = "env"
     toolkit_cdi_kind: str = "nvidia.com/gpu"
     vdev_dir: Path = Path("/etc/vdev")
+    hyhal_dir: Path = Path("/opt/hyhal")
 
     def __post_init__(self) -> None:
-        for field_name in ("host_library_dir", "state_dir", "lock_dir", "vdev_dir"):
+        for field_name in ("host_library_dir", "state_dir", "lock_dir", "vdev_dir", "hyhal_dir"):
             value = getattr(self, field_name)
             if not isinstance(value, Path) or not value.is_absolute():
                 raise InterceptionError(

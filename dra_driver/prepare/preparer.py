@@ -5,12 +5,13 @@ Owns the order of one prepare, which is what makes it crash-safe (DESIGN §9):
 1. check and compute everything (claim, node, devices, parameters, limits, CDI spec) — a bad
    claim fails here and nothing is written;
 2. record ``PrepareStarted`` with the artifacts it is about to create;
-3. create the claim's cache dir, write its CDI spec (atomically);
+3. create the claim's cache dir, write the vendor's files (Hygon vDCU configs, atomically), write
+   its CDI spec (atomically);
 4. record ``PrepareCompleted`` with the devices returned to the kubelet.
 
 A crash after 2 leaves a ``PrepareStarted`` entry that start-up rolls back (``recovery``); a crash
 after 4 leaves a complete claim that the next prepare returns as is. Unprepare removes the spec,
-the cache dir and the entry, in that order, and succeeds for claims it does not know.
+the cache dir, the claim's vDCU dir and the entry, in that order, and succeeds for claims it does not know.
 
 It must never talk gRPC, and never build a path from anything but a validated claim UID.
 """
@@ -18,8 +19,9 @@ It must never talk gRPC, and never build a path from anything but a validated cl
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from dra_driver.cdi import (
     CdiDevice,
@@ -27,6 +29,7 @@ from dra_driver.cdi import (
     CdiSpec,
     CdiWriter,
     ContainerEdits,
+    atomic_write,
     build_spec,
     cdi_kind,
     device_name,
@@ -45,10 +48,12 @@ from dra_driver.interception import (
     InterceptionError,
     InterceptionResult,
     InterceptionSettings,
-    build_hami_core_edits,
+    build_vendor_edits,
     claim_cache_dir,
+    claim_vendor,
     create_claim_cache_dir,
     remove_claim_cache_dir,
+    remove_claim_vdev_dir,
 )
 from dra_driver.kube import KubeClient
 from dra_driver.parameters import AcceleratorConfig, ParameterError, resolve_request_configs
@@ -152,6 +157,7 @@ class NodePreparer:
         try:
             self._cdi.remove_claim_spec(claim_uid, self._settings.cdi_kind)
             remove_claim_cache_dir(self._settings.interception, claim_uid)
+            remove_claim_vdev_dir(self._settings.interception, claim_uid)
         except (CdiError, InterceptionError, OSError) as exc:
             raise PrepareError(f"claim uid {claim_uid}: cannot remove its files: {exc}") from exc
 
@@ -169,7 +175,8 @@ class NodePreparer:
             for d in devices
         ]
         try:
-            interception = build_hami_core_edits(
+            interception = build_vendor_edits(
+                claim_vendor(limits),
                 claim.uid,
                 limits,
                 options,
@@ -197,7 +204,12 @@ class NodePreparer:
             spec = build_spec(kind, cdi_devices, container_edits=interception.edits)
         except CdiError as exc:
             raise PrepareError(f"claim {claim}: cannot build its CDI spec: {exc}") from exc
-        return _Plan(spec=spec, devices=tuple(prepared), intercepted=interception.intercepted)
+        return _Plan(
+            spec=spec,
+            devices=tuple(prepared),
+            intercepted=interception.cache_dir is not None,
+            files=interception.files,
+        )
 
     def _options(self, allocated: AllocatedClaim) -> HamiCoreOptions:
         """One claim, one set of HAMi-core options: every request of ours must agree on them."""
@@ -223,6 +235,7 @@ class NodePreparer:
             priority=config.priority,
             log_level=config.log_level,
             enforcement=config.enforcement,
+            vnpu_template=config.ascend.vnpu_template if config.ascend is not None else None,
         )
 
     def _cdi_device(
@@ -244,6 +257,7 @@ class NodePreparer:
         artifacts = [str(spec_path)]
         if plan.intercepted:
             artifacts.append(str(claim_cache_dir(settings.interception, claim.uid)))
+        artifacts.extend(str(path) for path in sorted(plan.files))
         started = CheckpointEntry(
             uid=claim.uid,
             namespace=claim.namespace,
@@ -256,6 +270,9 @@ class NodePreparer:
             failpoint(AFTER_CHECKPOINT_STARTED)
             if plan.intercepted:
                 create_claim_cache_dir(settings.interception, claim.uid)
+            for path, content in sorted(plan.files.items()):
+                path.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write(path, content.encode(), 0o644)
             failpoint(AFTER_CACHE_DIR)
             self._cdi.write_claim_spec(claim.uid, plan.spec)
             failpoint(AFTER_CDI_SPEC)
@@ -277,10 +294,12 @@ class _Plan:
     spec: CdiSpec
     devices: tuple[PreparedDevice, ...]
     intercepted: bool
+    files: Mapping[Path, str] = field(default_factory=dict)
 
 
 def _option_key(config: AcceleratorConfig) -> tuple[object, ...]:
-    return (config.core_policy, config.priority, config.log_level, config.enforcement)
+    template = config.ascend.vnpu_template if config.ascend is not None else None
+    return (config.core_policy, config.priority, config.log_level, config.enforcement, template)
 
 
 def _prepared(device: CheckpointDevice) -> PreparedDevice:

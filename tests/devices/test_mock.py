@@ -81,14 +81,24 @@ def test_bus_ids_stay_on_valid_buses_for_any_node(node: str) -> None:
 
 
 def test_profile_table_is_exported_and_read_only() -> None:
-    assert set(MOCK_PROFILES) == {"a100x4", "h200x8", "mixed"}
+    assert set(MOCK_PROFILES) == {
+        "a100x4",
+        "h200x8",
+        "mixed",
+        "ascend910bx8",
+        "mlu370x4",
+        "dcuz100x4",
+        "mi300x8",
+    }
     with pytest.raises(TypeError):
         MOCK_PROFILES["new"] = ()  # type: ignore[index]
 
 
 def test_unknown_profile_lists_the_known_ones() -> None:
     with pytest.raises(
-        BackendError, match=r"unknown mock profile 'b200x2'; known profiles: a100x4, h200x8, mixed"
+        BackendError,
+        match=r"unknown mock profile 'b200x2'; known profiles: a100x4, ascend910bx8, "
+        r"dcuz100x4, h200x8, mi300x8, mixed, mlu370x4",
     ):
         MockBackend("node-a", "b200x2")
 

@@ -19,8 +19,8 @@ from tests.support.fake_nvml import FakeNvmlLib
 
 
 def test_every_backend_has_a_driver_name() -> None:
-    assert BACKENDS == ("mock", "nvidia")
-    assert dict(DRIVER_FOR_BACKEND) == {"mock": "mock.hdra.io", "nvidia": "nvidia.hdra.io"}
+    assert BACKENDS == ("mock", "nvidia", "ascend", "cambricon", "hygon", "amd")
+    assert dict(DRIVER_FOR_BACKEND) == {name: f"{name}.hdra.io" for name in BACKENDS}
 
 
 def test_make_mock_backend() -> None:
@@ -37,7 +37,10 @@ def test_mock_backend_defaults_to_a100x4() -> None:
 
 
 def test_unknown_mock_profile_is_a_backend_error() -> None:
-    with pytest.raises(BackendError, match="known profiles: a100x4, h200x8, mixed"):
+    with pytest.raises(
+        BackendError,
+        match="known profiles: a100x4, ascend910bx8, dcuz100x4, h200x8, mi300x8, mixed, mlu370x4",
+    ):
         make_backend("mock", node_name="node-a", profile="nope")
 
 
@@ -54,8 +57,11 @@ def test_nvidia_backend_refuses_a_profile() -> None:
 
 
 def test_unknown_backend_names_the_known_ones() -> None:
-    with pytest.raises(ValueError, match="unknown device backend 'amd'; known backends: mock, nvidia"):
-        make_backend("amd", node_name="node-a")
+    with pytest.raises(
+        ValueError,
+        match="unknown device backend 'intel'; known backends: mock, nvidia, ascend, cambricon, hygon, amd",
+    ):
+        make_backend("intel", node_name="node-a")
 
 
 def test_mock_and_nvidia_publish_the_same_attribute_keys(fake_nvml: FakeNvmlLib, tmp_path: Path) -> None:

@@ -1,0 +1,113 @@
+"""Ascend, Cambricon, Hygon and AMD backends on fixture outputs: attributes, missing tool, garbage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dra_driver.devices import BackendError, BackendUnavailable, Version, make_backend
+from tests.devices.vendor_tools import tool_script
+
+GIB = 1024**3
+
+EXPECTED = [
+    # vendor, names, product, memory, uuid of device 0, driver version, bus of device 0, extras
+    ("ascend", ["npu-0", "npu-1"], "Ascend910B3", 64 * GIB, "102400A3C4150052", "23.0.0-rc3",
+     "0000:c1:00.0", {"aiCore": 20, "aiCpu": 7}),
+    ("cambricon", ["mlu-0", "mlu-1"], "MLU370-X8", 48 * GIB, "MLU-20a4c2f0-1a22-4c9b-9d3e-6e1f0a5b2c70",
+     "4.20.18", "0000:1a:00.0", {}),
+    ("hygon", ["dcu-0", "dcu-1"], "Z100", 34342961152, "0x8f2a41c06d7e9b13", "5.16.29", "0000:04:00.0",
+     {"computeUnits": 60}),
+    ("amd", ["gpu-0", "gpu-1"], "AMD Instinct MI300X", 196592 * 1024 * 1024,
+     "3fff74a1-0000-1000-80ea-9c3c5b2e710d", "6.8.5", "0000:05:00.0", {"computeUnits": 304}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", EXPECTED, ids=[case[0] for case in EXPECTED])
+def test_discovery_reads_the_documented_output(tmp_path: Path, case: tuple[object, ...]) -> None:
+    vendor, names, product, memory, uuid, version, bus, extra = case
+    assert isinstance(vendor, str) and isinstance(version, str)
+    backend = make_backend(vendor, node_name="n", tool=tool_script(tmp_path, vendor))
+    devices = backend.discover()
+    assert backend.vendor == vendor
+    assert [d.name for d in devices] == names
+    assert [d.index for d in devices] == [0, 1]
+    first = devices[0]
+    assert (first.vendor, first.product_name, first.memory_bytes, first.uuid) == (
+        vendor,
+        product,
+        memory,
+        uuid,
+    )
+    assert first.driver_version == Version(semver=version)
+    assert first.pci_bus_id == bus
+    assert first.extra_attributes == extra
+    assert devices[0].uuid != devices[1].uuid
+
+
+@pytest.mark.parametrize("vendor", ["ascend", "cambricon", "hygon", "amd"])
+def test_a_missing_tool_is_unavailable_and_named(tmp_path: Path, vendor: str) -> None:
+    missing = tmp_path / "absent" / "tool"
+    with pytest.raises(BackendUnavailable, match=f"no {vendor} tool found at {missing}"):
+        make_backend(vendor, node_name="n", tool=missing).discover()
+
+
+GARBLED = [
+    ("ascend", "echo '| npu-smi 23.0.rc3   Version: 23.0.rc3 |'; echo '| zero  910B3 |'", "| zero  910B3 |"),
+    ("cambricon", "echo 'Card 0'; echo '  Product Name : MLU370-X8'; echo '  UUID : u'; "
+     "echo '  Physical Memory Usage'; echo '    Total : lots'", "Total : lots"),
+    ("hygon", "echo '{\"card0\": {'; echo 'Card series: Z100'", "Card series: Z100"),
+    ("amd", "echo '[{\"gpu\": 0,'; echo 'oops'", "oops"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("vendor", "body", "line"), GARBLED)
+def test_unparseable_output_quotes_the_offending_line(
+    tmp_path: Path, vendor: str, body: str, line: str
+) -> None:
+    backend = make_backend(vendor, node_name="n", tool=tool_script(tmp_path, vendor, body))
+    with pytest.raises(BackendError, match="cannot parse the output of") as info:
+        backend.discover()
+    assert repr(line) in str(info.value)
+
+
+def test_a_failing_tool_names_the_command_and_its_error(tmp_path: Path) -> None:
+    tool = tool_script(tmp_path, "cambricon", "echo 'cnmon: driver not loaded' >&2; exit 3")
+    with pytest.raises(BackendError, match=r"info exited with status 3: cnmon: driver not loaded"):
+        make_backend("cambricon", node_name="n", tool=tool).discover()
+
+
+def test_an_unreadable_driver_version_is_dropped_not_published(tmp_path: Path) -> None:
+    body = (
+        'echo \'{"card0": {"Card series": "Z100", "Unique ID": "0x1", '
+        '"VRAM Total Memory (B)": "1073741824"}, "system": {"Driver version": "dtk-latest"}}\''
+    )
+    (device,) = make_backend("hygon", node_name="n", tool=tool_script(tmp_path, "hygon", body)).discover()
+    assert device.driver_version is None
+    assert device.pci_bus_id is None
+
+
+def test_a_tool_path_is_refused_for_the_mock_backend(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="applies only to ascend, cambricon, hygon, amd"):
+        make_backend("mock", node_name="n", tool=tmp_path)
+
+
+MOCKS = [
+    ("ascend910bx8", "ascend", "npu", "npu-7", "Ascend910B3", 64, {"aiCore", "aiCpu"}),
+    ("mlu370x4", "cambricon", "mlu", "mlu-3", "MLU370-X8", 48, set()),
+    ("dcuz100x4", "hygon", "dcu", "dcu-3", "Z100", 32, {"computeUnits"}),
+    ("mi300x8", "amd", "gpu", "gpu-7", "AMD Instinct MI300X", 192, {"computeUnits"}),
+]
+
+
+@pytest.mark.parametrize("case", MOCKS, ids=[case[0] for case in MOCKS])
+def test_vendor_mock_profiles_match_their_real_backends(
+    case: tuple[str, str, str, str, str, int, set[str]],
+) -> None:
+    profile, vendor, kind, name, product, memory_gib, extra_keys = case
+    devices = make_backend("mock", node_name="n", profile=profile).discover()
+    last = devices[-1]
+    assert (last.name, last.vendor, last.device_type, last.product_name) == (name, vendor, kind, product)
+    assert last.memory_bytes == memory_gib * GIB
+    assert set(last.extra_attributes) == extra_keys
