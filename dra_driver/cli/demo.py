@@ -25,7 +25,7 @@ from dra_driver.cli.common import CommandError
 from dra_driver.cli.demo_nodes import DemoNode, start_node, stop_node
 from dra_driver.cli.demo_report import render_json, render_text
 from dra_driver.cli.demo_run import DemoRun, run_workloads
-from dra_driver.cli.demo_workloads import builtin_workloads
+from dra_driver.cli.demo_workloads import builtin_workloads, vendor_workloads
 from dra_driver.devcluster import DevCluster
 from dra_driver.devices import BackendError
 from dra_driver.devices.registry import DRIVER_FOR_BACKEND
@@ -34,10 +34,13 @@ from dra_driver.kube.features import DEFAULT_VERSION, FeatureGate, KubeVersion, 
 from dra_driver.sim import Policy
 from dra_driver.slices import SharingMode, SliceOptions
 
-MOCK_NODES: tuple[tuple[str, str], ...] = (
-    ("node-a100", "a100x4"),
-    ("node-h200", "h200x8"),
-    ("node-mixed", "mixed"),
+# (node, mock profile, driver): three NVIDIA-like nodes, and one node each of two other vendors.
+MOCK_NODES: tuple[tuple[str, str | None, str], ...] = (
+    ("node-a100", "a100x4", "mock.hdra.io"),
+    ("node-h200", "h200x8", "mock.hdra.io"),
+    ("node-mixed", "mixed", "mock.hdra.io"),
+    ("node-ascend", "ascend910bx8", "ascend.hdra.io"),
+    ("node-mlu", "mlu370x4", "cambricon.hdra.io"),
 )
 
 
@@ -69,7 +72,6 @@ def run(args: argparse.Namespace) -> int:
         gates = parse_feature_gates(args.feature_gates, version)
     except ValueError as exc:
         raise CommandError(str(exc)) from exc
-    driver = DRIVER_FOR_BACKEND[args.backend]
     started = time.monotonic()
     progress = sys.stderr if args.json else sys.stdout
     nodes: list[DemoNode] = []
@@ -78,12 +80,9 @@ def run(args: argparse.Namespace) -> int:
         DevCluster(kube_version=version, feature_gates=gates) as cluster,
     ):
         client = KubeClient.from_kubeconfig(cluster.write_kubeconfig(Path(tmp) / "kubeconfig"))
-        print(
-            f"hdra demo: embedded API server {cluster.url} (Kubernetes {version}), driver {driver}",
-            file=progress,
-        )
+        print(f"hdra demo: embedded API server {cluster.url} (Kubernetes {version})", file=progress)
         try:
-            for name, profile in _node_specs(args.backend):
+            for name, profile, driver in _node_specs(args.backend):
                 node = start_node(
                     cluster,
                     client,
@@ -98,19 +97,20 @@ def run(args: argparse.Namespace) -> int:
                 nodes.append(node)
                 print(
                     f"  {name}: {len(node.devices)} card(s) ({profile or 'local'}), {node.mode.value} mode, "
-                    f"plugin registered at {node.server.registration_socket.name}",
+                    f"driver {driver} registered at {node.server.registration_socket.name}",
                     file=progress,
                 )
-            pinned = _pinned_card(nodes)
-            result: DemoRun = run_workloads(
-                client,
-                nodes,
-                driver=driver,
-                workloads=builtin_workloads(
-                    driver, pinned, distinct_attribute=gates[FeatureGate.DRA_CONSUMABLE_CAPACITY]
-                ),
-                policy=Policy(args.policy),
+            nvidia_like = [
+                n for n in nodes if n.driver in (DRIVER_FOR_BACKEND["mock"], DRIVER_FOR_BACKEND["nvidia"])
+            ]
+            workloads = builtin_workloads(
+                nvidia_like[0].driver,
+                _pinned_card(nvidia_like),
+                distinct_attribute=gates[FeatureGate.DRA_CONSUMABLE_CAPACITY],
             )
+            drivers = {n.driver for n in nodes}
+            workloads += [w for w in vendor_workloads() if set(w.drivers()) <= drivers]
+            result: DemoRun = run_workloads(client, nodes, workloads=workloads, policy=Policy(args.policy))
         except (BackendError, KubeError, ValueError) as exc:
             raise CommandError(f"demo failed: {exc}") from exc
         finally:
@@ -124,12 +124,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _node_specs(backend: str) -> list[tuple[str, str | None]]:
+def _node_specs(backend: str) -> list[tuple[str, str | None, str]]:
     if backend == "nvidia":
-        return [(socket.gethostname().lower(), None)]
-    return [(name, profile) for name, profile in MOCK_NODES]
+        return [(socket.gethostname().lower(), None, DRIVER_FOR_BACKEND["nvidia"])]
+    return list(MOCK_NODES)
 
 
 def _pinned_card(nodes: list[DemoNode]) -> str:
-    """The UUID-selection workload names the last card of the last node (an H200 on the mock nodes)."""
+    """The UUID-selection workload names the last card of the last NVIDIA-like node (an H200)."""
     return nodes[-1].devices[-1].uuid

@@ -30,6 +30,7 @@ class DemoNode:
 
     name: str
     profile: str | None
+    driver: str
     devices: list[AcceleratorDevice]
     root: Path
     publisher: SlicePublisher
@@ -42,8 +43,8 @@ class DemoNode:
     def cdi_dir(self) -> Path:
         return self.root / "cdi"
 
-    def prepare(self, driver: str, claims: list[ClaimRef]) -> dict[str, ClaimPrepareResult]:
-        return self.kubelet.prepare(driver, claims)
+    def prepare(self, claims: list[ClaimRef]) -> dict[str, ClaimPrepareResult]:
+        return self.kubelet.prepare(self.driver, claims)
 
 
 def start_node(
@@ -75,8 +76,8 @@ def start_node(
     settings = PreparerSettings(
         driver=driver,
         node_name=name,
-        vendor=backend,
-        with_library=backend == "nvidia",
+        vendor=driver.split(".", 1)[0],  # the CDI kind hdra.io/<vendor> of DESIGN section 2
+        with_library=backend != "mock",
         interception=interception,
     )
     preparer = NodePreparer(
@@ -99,6 +100,7 @@ def start_node(
     return DemoNode(
         name=name,
         profile=profile,
+        driver=driver,
         devices=devices,
         root=node_root,
         publisher=publisher,

@@ -17,7 +17,27 @@ from dra_driver.cli.demo_run import NAMESPACE, DemoRun, PodView
 from dra_driver.kube.quantity import MIB
 from dra_driver.sim import CardUse
 
-_ENV_PREFIXES = ("CUDA_", "GPU_", "LIBCUDA_", "NVIDIA_VISIBLE_DEVICES")
+_ENV_PREFIXES = (
+    "CUDA_",
+    "GPU_",
+    "LIBCUDA_",
+    "NVIDIA_",
+    "NPU_",
+    "ASCEND_",
+    "CAMBRICON_",
+    "HIP_",
+    "ROCR_",
+    "HSA_",
+)
+# Variables that only appear when a claim's limits are enforced (one per vendor mechanism).
+_LIMIT_KEYS = (
+    "CUDA_DEVICE_MEMORY_LIMIT",
+    "NPU_MEM_QUOTA",
+    "ASCEND_VNPU_SPECS",
+    "CAMBRICON_SPLIT_MEMS",
+    "HIP_DEVICE_MEMORY_LIMIT",
+    "HSA_CU_MASK",
+)
 _BAR = 20
 
 
@@ -93,7 +113,7 @@ def _pod_section(pod: PodView) -> str:
         {(k, v) for claim in pod.claims for k, v in claim.env.items() if k.startswith(_ENV_PREFIXES)}
     )
     env_lines = [f"    {k}={v}" for k, v in env]
-    if not any(k.startswith("CUDA_DEVICE_MEMORY_LIMIT") for k, _ in env):
+    if not any(k.startswith(_LIMIT_KEYS) for k, _ in env):
         env_lines.append("    (whole cards: no interception, no limits)")
     return "\n".join([f"{title}\n  node {pod.node}", _indent(table), "  container env:", *env_lines])
 

@@ -54,7 +54,6 @@ class PodView:
 
 @dataclass
 class DemoRun:
-    driver: str
     nodes: list[DemoNode]
     pods: list[PodView]
     cards: list[CardUse]
@@ -62,9 +61,10 @@ class DemoRun:
 
 
 def run_workloads(
-    client: KubeClient, nodes: list[DemoNode], *, driver: str, workloads: list[Workload], policy: Policy
+    client: KubeClient, nodes: list[DemoNode], *, workloads: list[Workload], policy: Policy
 ) -> DemoRun:
-    _create_device_class(client, driver)
+    for driver in sorted({node.driver for node in nodes}):
+        _create_device_class(client, driver)
     slices = [
         s.model_dump(by_alias=True, exclude_none=True, mode="json")
         for s in client.resource_slices.list().items
@@ -75,10 +75,8 @@ def run_workloads(
     ]
     state = ClusterState(slices=slices, classes=classes)
     by_name = {node.name: node for node in nodes}
-    pods = [
-        _run_one(client, state, by_name, workload, driver=driver, policy=policy) for workload in workloads
-    ]
-    return DemoRun(driver=driver, nodes=nodes, pods=pods, cards=state.card_uses())
+    pods = [_run_one(client, state, by_name, workload, policy=policy) for workload in workloads]
+    return DemoRun(nodes=nodes, pods=pods, cards=state.card_uses())
 
 
 def _run_one(
@@ -87,7 +85,6 @@ def _run_one(
     nodes: dict[str, DemoNode],
     workload: Workload,
     *,
-    driver: str,
     policy: Policy,
 ) -> PodView:
     view = PodView(name=workload.name, description=workload.description)
@@ -114,14 +111,14 @@ def _run_one(
     state.commit(outcome)
     node = nodes[outcome.node]
     refs = [_write_allocation(client, allocated, pod) for allocated in outcome.claims()]
-    answers = node.prepare(driver, refs)
+    answers = node.prepare(refs)
     errors = [f"{ref.name}: {answers[ref.uid].error}" for ref in refs if answers[ref.uid].error]
     view.node = outcome.node
     if errors:
         view.status, view.reason = "PrepareFailed", "; ".join(errors)
         return view
     view.status = "Running"
-    view.claims = [_claim_view(node, outcome, ref, driver) for ref in refs]
+    view.claims = [_claim_view(node, outcome, ref) for ref in refs]
     return view
 
 
@@ -175,8 +172,9 @@ def _write_allocation(client: KubeClient, allocated: dict[str, Any], pod: dict[s
     return ClaimRef(stored.metadata.uid, NAMESPACE, stored.metadata.name)
 
 
-def _claim_view(node: DemoNode, placement: Placement, ref: ClaimRef, driver: str) -> ClaimView:
+def _claim_view(node: DemoNode, placement: Placement, ref: ClaimRef) -> ClaimView:
     allocation = placement.allocation(f"{ref.namespace}/{ref.name}")
+    driver = node.driver
     view = ClaimView(name=ref.name, driver=driver)
     capacities = _published_capacities(node)
     for result in allocation.get("devices", {}).get("results", []):

@@ -21,6 +21,12 @@ class Workload:
     description: str
     claims: dict[str, dict[str, Any]] = field(default_factory=dict)
 
+    def drivers(self) -> list[str]:
+        """The DeviceClasses (= driver names) its requests use."""
+        return sorted(
+            {r["exactly"]["deviceClassName"] for c in self.claims.values() for r in c["devices"]["requests"]}
+        )
+
 
 def _request(
     driver: str,
@@ -160,6 +166,27 @@ def builtin_workloads(driver: str, pinned_uuid: str, *, distinct_attribute: bool
             {
                 "h100-gpu": _claim(
                     driver, _request(driver, memory="10Gi", selectors=(_product(driver, "H100"),))
+                )
+            },
+        ),
+    ]
+
+
+def vendor_workloads() -> list[Workload]:
+    """Workloads for the other vendors' nodes: Cambricon by share, Ascend 910B by size."""
+    mlu, npu = "cambricon.hdra.io", "ascend.hdra.io"
+    return [
+        Workload(
+            "mlu-inference",
+            "Cambricon MLU370: 20 % of the memory (9830 MiB of 48 GiB) and 10 % of the cores",
+            {"mlu-share": _claim(mlu, _request(mlu, memory="9830Mi", cores=10, name="mlu"))},
+        ),
+        Workload(
+            "npu-inference",
+            "Ascend 910B: 2000 MiB of one NPU",
+            {
+                "npu-share": _claim(
+                    npu, _request(npu, memory="2000Mi", selectors=(_product(npu, "910B"),), name="npu")
                 )
             },
         ),

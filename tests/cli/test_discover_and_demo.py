@@ -127,7 +127,11 @@ def test_demo_places_every_workload_and_explains_the_pending_one(capsys: pytest.
     assert [c["env"]["CUDA_DEVICE_MEMORY_LIMIT_0"] for c in trio] == ["6144m", "8192m", "4096m"]
     assert [c["env"]["CUDA_DEVICE_SM_LIMIT_0"] for c in trio] == ["20", "25", "15"]
     assert "V100" in next(c for c in result["cards"] if c["claims"] == ["default/v100-gpu"])["productName"]
-    assert len(result["cards"]) == 20
+    assert len(result["cards"]) == 4 + 8 + 8 + 8 + 4  # three NVIDIA-like nodes, an Ascend and an MLU node
+    mlu = pods["mlu-inference"]["claims"][0]
+    assert (mlu["driver"], mlu["env"]["CAMBRICON_SPLIT_VCORES"]) == ("cambricon.hdra.io", "10")
+    npu = pods["npu-inference"]["claims"][0]
+    assert (npu["driver"], npu["env"]["NPU_MEM_QUOTA"]) == ("ascend.hdra.io", "2000")
     used = {(c["node"], c["device"]): c for c in result["cards"]}
     shared = used[(trio[0]["devices"][0]["pool"], trio[0]["devices"][0]["device"])]
     assert shared["memoryUsedMiB"] == 6144 + 8192 + 4096 and shared["coresUsedPercent"] == 60
@@ -140,14 +144,15 @@ def test_demo_text_shows_pod_tables_and_card_view(capsys: pytest.CaptureFixture[
     assert "Pending:" in out and "H100" in out
     card_rows = [line for line in out.splitlines() if re.match(r"\s+node-\w+\s+gpu-\d+\s", line)]
     assert len(card_rows) == 20
-    assert "10 pods running, 1 pending" in out
+    assert "12 pods running, 1 pending" in out
+    assert "NPU_MEM_QUOTA=2000" in out and "CAMBRICON_SPLIT_VCORES=10" in out
 
 
 def test_demo_with_consumable_capacity_off_falls_back_and_still_runs(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     result, err = run_demo_json(capsys, "--feature-gates", "DRAConsumableCapacity=false")
-    assert err.count("partitions mode") >= 3  # every node says which mode it fell back to
+    assert err.count("partitions mode") >= 5  # every node says which mode it fell back to
     assert [pod["name"] for pod in result["pods"] if pod["status"] != "Running"] == ["h100-wanted"]
     devices = [d["device"] for pod in result["pods"] for c in pod["claims"] for d in c["devices"]]
     assert any("-p" in name for name in devices)  # partitions are handed out, not only whole cards
