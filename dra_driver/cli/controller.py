@@ -18,6 +18,7 @@ from types import FrameType
 
 from dra_driver.cli.common import CommandError
 from dra_driver.controller.extender import ExtenderServer, NodeUsageCache
+from dra_driver.controller.metrics import controller_registry
 from dra_driver.controller.node_scores import NODE_POLICIES, NodePolicy
 from dra_driver.kube import KubeClient, KubeError
 
@@ -66,7 +67,9 @@ def run(args: argparse.Namespace) -> int:
     except (KubeError, OSError, ValueError) as exc:
         raise CommandError(f"cannot load Kubernetes client configuration: {exc}") from exc
     cache = NodeUsageCache(client, drivers=args.driver, ttl_seconds=args.cache_seconds)
-    server = ExtenderServer(cache, policy=policy, host=args.host, port=args.port)
+    server = ExtenderServer(
+        cache, policy=policy, host=args.host, port=args.port, metrics=controller_registry(client, args.driver)
+    )
     try:
         server.start()
     except OSError as exc:

@@ -35,15 +35,24 @@ from dra_driver.cli.common import (
     slice_options,
 )
 from dra_driver.controller import SliceController, SlicePublisher
+from dra_driver.controller.health_wiring import node_health, parse_xids
 from dra_driver.controller.ordering import POLICIES
 from dra_driver.controller.policy_tracker import CardPolicyTracker
-from dra_driver.devices import AcceleratorDevice
+from dra_driver.devices import AcceleratorDevice, BackendError
 from dra_driver.devices.registry import DRIVER_FOR_BACKEND
 from dra_driver.interception import InterceptionSettings
 from dra_driver.kube import KubeClient, KubeError
 from dra_driver.kube.client import node_reference
 from dra_driver.plugin import PluginServer, SocketPathError
-from dra_driver.prepare import DeviceCatalog, NodePreparer, PreparerSettings, cleanup_stale, recover_at_start
+from dra_driver.plugin.metrics import InstrumentedPreparer, MetricsServer, node_registry
+from dra_driver.prepare import (
+    ClaimPreparer,
+    DeviceCatalog,
+    NodePreparer,
+    PreparerSettings,
+    cleanup_stale,
+    recover_at_start,
+)
 
 log = logging.getLogger("hdra.plugin")
 
@@ -108,6 +117,25 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         default="none",
         help="card-level policy: list the most-used (binpack) or least-used (spread) cards first",
     )
+    parser.add_argument(
+        "--mock-health-file",
+        type=Path,
+        default=None,
+        help="mock backend: device names marked unhealthy, one per line",
+    )
+    parser.add_argument(
+        "--health-taint-effect",
+        choices=("NoSchedule", "NoExecute"),
+        default="NoSchedule",
+        help="effect of the <driver>/unhealthy taint on failing cards",
+    )
+    parser.add_argument(
+        "--ignored-xids", default="13,31,43,45,68,109", help="NVIDIA XIDs that do not make a card unhealthy"
+    )
+    parser.add_argument(
+        "--metrics-port", type=int, default=None, help="serve Prometheus metrics on this port (default: off)"
+    )
+    parser.add_argument("--metrics-host", default="0.0.0.0", help="address of the metrics server")
     parser.add_argument("--resync-seconds", type=float, default=30.0, help="periodic full slice re-sync")
     parser.add_argument(
         "--cleanup-seconds", type=float, default=60.0, help="periodic cleanup of deleted claims"
@@ -117,8 +145,18 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def run(args: argparse.Namespace) -> int:
     devices = discover_devices(args)
-    options = slice_options(args)
+    options = slice_options(args).model_copy(update={"health_taint_effect": args.health_taint_effect})
     driver, node = driver_name(args), node_name(args)
+    try:
+        health = node_health(
+            args.backend,
+            devices,
+            node_name=node,
+            mock_health_file=args.mock_health_file,
+            ignored_xids=parse_xids(args.ignored_xids),
+        )
+    except ValueError as exc:
+        raise CommandError(f"health settings: {exc}") from exc
     try:
         client = KubeClient.from_kubeconfig(args.kubeconfig)
     except (KubeError, OSError, ValueError) as exc:
@@ -131,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
         client,
         driver=driver,
         node_name=node,
-        devices=ordered,
+        devices=health.devices(ordered) if health is not None else ordered,
         mode=sharing_mode(args),
         options=options,
         keep_order=True,
@@ -140,7 +178,14 @@ def run(args: argparse.Namespace) -> int:
     tracker = CardPolicyTracker(
         client, driver=driver, node_name=node, cards=devices, policy=args.policy, controller=controller
     )
-    preparer = _preparer(args, client, publisher, devices)
+    catalog = _catalog(devices, publisher)
+    preparer = _preparer(args, client, publisher, catalog)
+    served: ClaimPreparer = preparer
+    metrics_server: MetricsServer | None = None
+    if args.metrics_port is not None:
+        registry, metrics = node_registry(preparer.checkpoint, catalog, preparer.settings, lambda: devices)
+        served = InstrumentedPreparer(preparer, metrics)
+        metrics_server = MetricsServer(registry, args.metrics_host, args.metrics_port)
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -150,6 +195,12 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     log.info("driver %s on node %s: %d device(s), mode %s", driver, node, len(devices), args.mode)
+    if health is not None:
+        health.attach(publisher, controller)
+        try:
+            health.start()
+        except BackendError as exc:
+            raise CommandError(f"cannot watch device health: {exc}") from exc
     tracker.start()
     controller.start()
     if controller.last_error:
@@ -163,17 +214,24 @@ def run(args: argparse.Namespace) -> int:
 
     server = PluginServer(
         driver,
-        preparer,
+        served,
         plugin_dir=args.plugin_dir or KUBELET_PLUGINS_DIR / driver,
         registry_dir=args.registry_dir,
         on_registration_error=registration_failed,
+        health=health,
     )
     try:
+        if metrics_server is not None:
+            metrics_server.start()
         server.start()
     except (SocketPathError, OSError) as exc:
+        if metrics_server is not None:
+            metrics_server.stop()
+        if health is not None:
+            health.stop()
         tracker.stop()
         controller.stop()
-        raise CommandError(f"cannot serve the kubelet: {exc}") from exc
+        raise CommandError(f"cannot serve the kubelet or the metrics: {exc}") from exc
     log.info("serving %s, registered at %s", server.dra_socket, server.registration_socket)
     try:
         while not stop.wait(args.cleanup_seconds):
@@ -182,6 +240,10 @@ def run(args: argparse.Namespace) -> int:
                 log.info("cleanup unprepared %d claim(s) deleted from the API", len(removed))
     finally:
         server.stop()
+        if metrics_server is not None:
+            metrics_server.stop()
+        if health is not None:
+            health.stop()
         tracker.stop()
         controller.stop()
     return 0
@@ -206,7 +268,7 @@ def _preparer(
     args: argparse.Namespace,
     client: KubeClient,
     publisher: SlicePublisher,
-    devices: list[AcceleratorDevice],
+    catalog: Callable[[], DeviceCatalog],
 ) -> NodePreparer:
     driver, node = publisher.driver, publisher.node_name
     vendor = next((b for b, d in DRIVER_FOR_BACKEND.items() if d == driver), args.backend)
@@ -234,7 +296,7 @@ def _preparer(
     return NodePreparer(
         client,
         settings,
-        catalog=_catalog(devices, publisher),
+        catalog=catalog,
         cdi=CdiWriter(args.cdi_dir.absolute()),
         checkpoint=CheckpointStore(args.state_dir.absolute(), boot_id_path=args.boot_id_file),
     )

@@ -12,10 +12,20 @@ import sys
 from collections.abc import Sequence
 
 from dra_driver import __version__
-from dra_driver.cli import controller, demo, devcluster, discover, explain, kubelet_plugin, simulate, webhook
+from dra_driver.cli import (
+    controller,
+    demo,
+    devcluster,
+    discover,
+    explain,
+    kubelet_plugin,
+    simulate,
+    top,
+    webhook,
+)
 from dra_driver.cli.common import CommandError
 
-_COMMANDS = (demo, simulate, explain, discover, devcluster, kubelet_plugin, controller, webhook)
+_COMMANDS = (demo, simulate, explain, discover, devcluster, kubelet_plugin, controller, webhook, top)
 
 
 def build_parser() -> argparse.ArgumentParser:

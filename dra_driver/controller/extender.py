@@ -8,7 +8,9 @@ keep-alive as the scheduler's Go client uses it). Answers:
   scores); 400 with a message for a body that is not an ExtenderArgs; 411 without Content-Length;
   413 for a body over ``MAX_BODY``; 503 when the API server cannot be read (the scheduler then
   fails the pod's cycle unless the extender is configured ``ignorable: true``);
-* ``GET /healthz`` — 200 ``ok``; any other path 404, any other method 405.
+* ``GET /healthz`` — 200 ``ok``;
+* ``GET /metrics`` — the Prometheus text format of the registry given (``controller/metrics.py``),
+  404 when the server was started without one; any other path 404, any other method 405.
 
 It must never write to the API, and never hold a lock while waiting for the network except the
 cache's own (concurrent requests then share one refresh instead of each listing the cluster).
@@ -23,6 +25,8 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from dra_driver.controller.node_scores import (
     NODE_POLICIES,
@@ -94,6 +98,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self.path.split("?", 1)[0] == "/healthz":
             self._send(200, b"ok\n", "text/plain; charset=utf-8")
+        elif self.path.split("?", 1)[0] == "/metrics" and self.server.metrics is not None:
+            self._send(200, generate_latest(self.server.metrics), CONTENT_TYPE_LATEST)
         elif self.path.split("?", 1)[0] == "/prioritize":
             self._error(405, "prioritize takes POST", {"Allow": "POST"})
         else:
@@ -165,11 +171,16 @@ class _ExtenderHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(
-        self, address: tuple[str, int], usage: Callable[[], Mapping[str, NodeUsage]], policy: NodePolicy
+        self,
+        address: tuple[str, int],
+        usage: Callable[[], Mapping[str, NodeUsage]],
+        policy: NodePolicy,
+        metrics: CollectorRegistry | None,
     ) -> None:
         super().__init__(address, _Handler)
         self.usage = usage
         self.policy = policy
+        self.metrics = metrics
 
 
 class ExtenderServer:
@@ -182,12 +193,14 @@ class ExtenderServer:
         policy: NodePolicy,
         host: str = "127.0.0.1",
         port: int = 0,
+        metrics: CollectorRegistry | None = None,
     ) -> None:
         if policy not in NODE_POLICIES:
             raise ValueError(f"unknown node policy {policy!r}; choose one of {', '.join(NODE_POLICIES)}")
         self._usage = usage
         self._policy = policy
         self._address = (host, port)
+        self._metrics = metrics
         self._server: _ExtenderHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -204,7 +217,7 @@ class ExtenderServer:
 
     def start(self) -> None:
         """Bind and serve in a background thread; OSError when the address cannot be bound."""
-        self._server = _ExtenderHTTPServer(self._address, self._usage, self._policy)
+        self._server = _ExtenderHTTPServer(self._address, self._usage, self._policy, self._metrics)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.2},

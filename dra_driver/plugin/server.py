@@ -5,6 +5,8 @@ the DRA services (v1 and v1beta1) on ``<plugin_dir>/dra.sock`` *before* the regi
 ``<registry_dir>/<driver>-reg.sock`` appears, because the kubelet's plugin watcher may dial the
 endpoint as soon as it sees the registration socket. ``stop`` withdraws the registration first
 (the kubelet then deregisters the driver), then the DRA server, and removes both socket files.
+With a ``health`` source it also serves ``v1alpha1.DRAResourceHealth`` on the DRA socket and
+advertises it in GetInfo; without one neither happens.
 It must never remove a file it did not create as a socket and never prepares claims itself.
 """
 
@@ -21,8 +23,10 @@ import grpc
 
 from dra_driver.kubeletapi.dra.v1 import api_pb2_grpc as dra_v1_grpc
 from dra_driver.kubeletapi.dra.v1beta1 import api_pb2_grpc as dra_v1beta1_grpc
+from dra_driver.kubeletapi.drahealth.v1alpha1 import api_pb2_grpc as health_grpc
 from dra_driver.kubeletapi.pluginregistration.v1 import api_pb2_grpc as registration_grpc
-from dra_driver.plugin.registration import RegistrationServicer
+from dra_driver.plugin.health import HEALTH_SERVICE, DRAResourceHealthServicer, HealthSource
+from dra_driver.plugin.registration import SUPPORTED_VERSIONS, RegistrationServicer
 from dra_driver.plugin.runner import ClaimRunner
 from dra_driver.plugin.servicer import DRAPluginServicer
 from dra_driver.plugin.servicer_v1beta1 import DRAPluginV1Beta1Servicer
@@ -54,6 +58,8 @@ class PluginServer:
         registry_dir: Path,
         on_registration_error: Callable[[str], None] | None = None,
         max_workers: int = 8,
+        health: HealthSource | None = None,
+        health_heartbeat_seconds: float = 10.0,
     ) -> None:
         if not driver or "/" in driver:
             raise ValueError(f"driver name {driver!r} must be non-empty and contain no '/'")
@@ -65,8 +71,17 @@ class PluginServer:
         self._dra_socket = Path(os.path.abspath(plugin_dir)) / DRA_SOCKET_NAME
         self._registration_socket = Path(os.path.abspath(registry_dir)) / f"{driver}-reg.sock"
         self._max_workers = max_workers
+        self._health = (
+            None
+            if health is None
+            else DRAResourceHealthServicer(health, heartbeat_seconds=health_heartbeat_seconds)
+        )
+        versions = SUPPORTED_VERSIONS if health is None else (*SUPPORTED_VERSIONS, HEALTH_SERVICE)
         self._registration = RegistrationServicer(
-            driver, str(self._dra_socket), on_registration_error=on_registration_error
+            driver,
+            str(self._dra_socket),
+            supported_versions=versions,
+            on_registration_error=on_registration_error,
         )
         self._runner: ClaimRunner | None = None
         self._dra_server: Any = None
@@ -114,6 +129,10 @@ class PluginServer:
         dra_v1beta1_grpc.add_DRAPluginServicer_to_server(  # type: ignore[no-untyped-call]
             DRAPluginV1Beta1Servicer(v1), dra
         )
+        if self._health is not None:
+            health_grpc.add_DRAResourceHealthServicer_to_server(  # type: ignore[no-untyped-call]
+                self._health, dra
+            )
         try:
             self._dra_server = _serve(dra, self._dra_socket)
             registration = grpc.server(
@@ -140,6 +159,8 @@ class PluginServer:
             registration.stop(grace).wait()
             remove_socket(self._registration_socket)
         dra, self._dra_server = self._dra_server, None
+        if self._health is not None:
+            self._health.close()  # a health stream never ends by itself
         if dra is not None:
             dra.stop(grace).wait()
             remove_socket(self._dra_socket)

@@ -2,7 +2,8 @@
 
 Owns: mapping a device name from an allocation result (``gpu-0``, ``gpu-0-p4-2``, ``gpu-1-r3``) to
 the physical card behind it and the capacity the device was published with, so prepare can
-compute limits for partitions and replicas and recognise whole cards. It is built from the same
+compute limits for partitions and replicas, recognise whole cards, and know the Ascend vNPU
+template a template device stands for (its ``vnpuTemplate`` attribute). It is built from the same
 ResourceSlices the controller publishes, so prepare and the scheduler agree on every number.
 
 It must never guess: a name that is not in the catalog is an unknown device.
@@ -17,16 +18,19 @@ from kubernetes.client import V1ResourceSlice
 
 from dra_driver.devices import AcceleratorDevice
 from dra_driver.kube.quantity import parse_quantity
+from dra_driver.slices import VNPU_TEMPLATE
 
 
 @dataclass(frozen=True)
 class CatalogEntry:
-    """One published device: its card, its capacities (as integers) and how it may be shared."""
+    """One published device: its card, its capacities (as integers), how it may be shared, and the
+    Ascend vNPU template it was published as (``None`` for every other device)."""
 
     name: str
     card: AcceleratorDevice
     capacity: dict[str, int]
     multiple_allocations: bool
+    vnpu_template: str | None = None
 
     @property
     def is_whole_card(self) -> bool:
@@ -61,12 +65,14 @@ class DeviceCatalog:
                 capacity = {
                     name: int(parse_quantity(cap.value)) for name, cap in (device.capacity or {}).items()
                 }
+                template = (device.attributes or {}).get(VNPU_TEMPLATE)
                 entries.append(
                     CatalogEntry(
                         name=device.name,
                         card=card,
                         capacity=capacity,
                         multiple_allocations=bool(device.allow_multiple_allocations),
+                        vnpu_template=template.string if template is not None else None,
                     )
                 )
         return cls(entries)

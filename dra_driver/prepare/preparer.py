@@ -18,6 +18,7 @@ It must never talk gRPC, and never build a path from anything but a validated cl
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -169,7 +170,7 @@ class NodePreparer:
     def _plan(self, allocated: AllocatedClaim) -> _Plan:
         claim = allocated.ref
         devices = device_limits(claim, allocated.results, self._catalog())
-        options = self._options(allocated)
+        options = _with_device_template(claim, self._options(allocated), devices)
         limits = [
             DeviceLimit(device=d.entry.card, memory_mib=d.memory_mib, cores_percent=d.cores_percent)
             for d in devices
@@ -295,6 +296,26 @@ class _Plan:
     devices: tuple[PreparedDevice, ...]
     intercepted: bool
     files: Mapping[Path, str] = field(default_factory=dict)
+
+
+def _with_device_template(
+    claim: ClaimRef, options: HamiCoreOptions, devices: list[AllocatedDevice]
+) -> HamiCoreOptions:
+    """A device published as an Ascend vNPU template fixes the claim's template; a different
+    ``ascend.vnpuTemplate`` in its AcceleratorConfig, or devices of different templates, conflict."""
+    published = {d.entry.vnpu_template: d.result.device for d in devices if d.entry.vnpu_template}
+    if not published:
+        return options
+    if len(published) > 1:
+        named = ", ".join(f"{device} ({template})" for template, device in sorted(published.items()))
+        raise PrepareError(f"claim {claim}: its devices are vNPUs of different templates: {named}")
+    ((template, device),) = published.items()
+    if options.vnpu_template is not None and options.vnpu_template != template:
+        raise PrepareError(
+            f"claim {claim}: AcceleratorConfig ascend.vnpuTemplate {options.vnpu_template!r} conflicts with "
+            f"vnpuTemplate {template!r} of allocated device {device}"
+        )
+    return dataclasses.replace(options, vnpu_template=template)
 
 
 def _option_key(config: AcceleratorConfig) -> tuple[object, ...]:

@@ -2,7 +2,8 @@
 
 Owns: ``build_slices`` and the deterministic slice names. It must never talk to an API server,
 set ``pool.generation`` beyond the initial 1, owner references or labels (the controller does),
-nor drop a card: unhealthy cards are published as they are (health taints are a later concern).
+nor drop a card: an unhealthy card is published with the ``<driver>/unhealthy`` taint on its devices
+when taints are enabled (``taints.py``), and as it is otherwise.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dra_driver.slices.limits import limits_for
 from dra_driver.slices.modes import SharingMode
 from dra_driver.slices.options import DEFAULT_OPTIONS, SliceOptions
 from dra_driver.slices.shapes import card_group
+from dra_driver.slices.taints import taint_unhealthy
 
 API_VERSION = "resource.k8s.io/v1"
 KIND = "ResourceSlice"
@@ -56,7 +58,8 @@ def build_slices(
     cards = list(devices) if keep_order else sorted(devices, key=lambda card: card.index)
     _check_unique(cards)
     limits = limits_for(options.kube_version)
-    contents = layout([card_group(card, mode, options, limits) for card in cards], limits)
+    groups = [taint_unhealthy(card_group(card, mode, options, limits), driver, options) for card in cards]
+    contents = layout(groups, limits)
     _check_pool_names(contents)
     return [
         _slice(content, driver=driver, node_name=node_name, index=k, count=len(contents))

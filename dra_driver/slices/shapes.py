@@ -40,6 +40,7 @@ from dra_driver.slices.attributes import (
 from dra_driver.slices.limits import SliceLimits
 from dra_driver.slices.modes import SharingMode
 from dra_driver.slices.options import SliceOptions
+from dra_driver.slices.vnpu import AI_CORE, AI_CPU, VNPU_TEMPLATE, VnpuPlan, vnpu_plan
 
 MEMORY = "memory"
 CORES = "cores"
@@ -125,16 +126,14 @@ def _capacity_device(
     )
 
 
-def _consumes(counter_set: str, memory_bytes: int, cores: int) -> list[V1DeviceCounterConsumption]:
-    return [
-        V1DeviceCounterConsumption(
-            counter_set=counter_set,
-            counters={
-                MEMORY: V1Counter(value=binary_quantity(memory_bytes)),
-                CORES: V1Counter(value=str(cores)),
-            },
-        )
-    ]
+def _counters(memory_bytes: int, cores: int, **extra: int) -> dict[str, V1Counter]:
+    counters = {MEMORY: V1Counter(value=binary_quantity(memory_bytes)), CORES: V1Counter(value=str(cores))}
+    counters.update({name: V1Counter(value=str(value)) for name, value in extra.items()})
+    return counters
+
+
+def _consumes(counter_set: str, counters: dict[str, V1Counter]) -> list[V1DeviceCounterConsumption]:
+    return [V1DeviceCounterConsumption(counter_set=counter_set, counters=counters)]
 
 
 def _partitions(
@@ -142,17 +141,20 @@ def _partitions(
 ) -> CardGroup:
     """``f`` partitions per fraction plus the whole card, all drawing on one counter set.
 
+    An Ascend card whose chip offers vNPU templates (``vnpu.py``) gets its template devices instead
+    of the fractions: hard splits the driver enforces with ``ASCEND_VNPU_SPECS``.
+
     The whole-card device is the card itself (no ``parentUUID``); each partition carries the card's
     attributes plus ``parentUUID``. Order is allocation preference (first fit in slice order), so
     the smallest partitions come first and the whole card last: a small request takes a small
     partition instead of blocking the entire card.
     """
+    plan = vnpu_plan(card)
+    if plan is not None:
+        return _vnpu_partitions(card, attributes, plan)
     set_name = derived_name(card, "counters")
     whole = _whole_mib(card, 1) * MIB
-    counter_set = V1CounterSet(
-        name=set_name,
-        counters={MEMORY: V1Counter(value=binary_quantity(whole)), CORES: V1Counter(value=str(FULL_CORES))},
-    )
+    counter_set = V1CounterSet(name=set_name, counters=_counters(whole, FULL_CORES))
     devices: list[V1Device] = []
     child_attributes = {**attributes, PARENT_UUID: attribute(card.uuid)}
     for fraction in sorted(options.partition_fractions, reverse=True):
@@ -163,7 +165,7 @@ def _partitions(
                 name=derived_name(card, f"p{fraction}-{j}"),
                 attributes=dict(child_attributes),
                 capacity=_plain(memory, cores),
-                consumes_counters=_consumes(set_name, memory, cores),
+                consumes_counters=_consumes(set_name, _counters(memory, cores)),
             )
             for j in range(fraction)
         )
@@ -172,7 +174,57 @@ def _partitions(
             name=card.name,
             attributes=attributes,
             capacity=_plain(whole, FULL_CORES),
-            consumes_counters=_consumes(set_name, whole, FULL_CORES),
+            consumes_counters=_consumes(set_name, _counters(whole, FULL_CORES)),
+        )
+    )
+    return CardGroup(card, devices, counter_set)
+
+
+def _vnpu_partitions(
+    card: AcceleratorDevice, attributes: dict[str, V1DeviceAttribute], plan: VnpuPlan
+) -> CardGroup:
+    """An Ascend card in partitions mode: one device per vNPU template slot, then the whole card.
+
+    Every device draws on the card's counter set (memory, cores and the card's AI cores, plus AI
+    CPUs when published), so templates mix on one card only as far as the chip allows. Template
+    devices carry ``parentUUID`` and ``vnpuTemplate``; the whole card is the card itself.
+    """
+    set_name = derived_name(card, "counters")
+    whole = _whole_mib(card, 1) * MIB
+
+    def extra(ai_core: int, ai_cpu: int | None) -> dict[str, int]:
+        # aiCpu is counted only when the card publishes it (plan.ai_cpu is then not None).
+        return (
+            {AI_CORE: ai_core}
+            if plan.ai_cpu is None or ai_cpu is None
+            else {AI_CORE: ai_core, AI_CPU: ai_cpu}
+        )
+
+    card_extra = extra(plan.ai_core, plan.ai_cpu)
+    counter_set = V1CounterSet(name=set_name, counters=_counters(whole, FULL_CORES, **card_extra))
+    devices: list[V1Device] = []
+    for slot in plan.slots:
+        memory = slot.memory_mib * MIB
+        devices.append(
+            V1Device(
+                name=derived_name(card, slot.suffix),
+                attributes={
+                    **attributes,
+                    PARENT_UUID: attribute(card.uuid),
+                    VNPU_TEMPLATE: attribute(slot.template),
+                },
+                capacity=_plain(memory, slot.cores_percent),
+                consumes_counters=_consumes(
+                    set_name, _counters(memory, slot.cores_percent, **extra(slot.ai_core, slot.ai_cpu))
+                ),
+            )
+        )
+    devices.append(
+        V1Device(
+            name=card.name,
+            attributes=attributes,
+            capacity=_plain(whole, FULL_CORES),
+            consumes_counters=_consumes(set_name, _counters(whole, FULL_CORES, **card_extra)),
         )
     )
     return CardGroup(card, devices, counter_set)

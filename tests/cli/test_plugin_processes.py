@@ -89,3 +89,48 @@ def test_plugin_with_unknown_profile_exits_with_the_cause(tmp_path: Path) -> Non
     )
     assert done.returncode == 1
     assert "z80x1" in done.stderr
+
+
+def test_health_file_taints_the_card_and_metrics_are_served(tmp_path: Path) -> None:
+    import socket
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from dra_driver.kube import KubeClient
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    health_file = tmp_path / "unhealthy"
+    cluster, kubeconfig = start_devcluster(tmp_path)
+    plugin = start_plugin(
+        tmp_path,
+        kubeconfig,
+        "--mode", "capacity",
+        "--mock-health-file", str(health_file),
+        "--metrics-port", str(port), "--metrics-host", "127.0.0.1",
+    )  # fmt: skip
+    try:
+        client = KubeClient.from_kubeconfig(kubeconfig)
+
+        def taints() -> dict[str, list[str]]:
+            found: dict[str, list[str]] = {}
+            for item in client.resource_slices.list().items:
+                for device in (item.spec.devices if item.spec else None) or []:
+                    found[device.name] = [t.key for t in device.taints or []]
+            return found
+
+        assert wait_for(lambda: len(taints()) == 4, 20.0), plugin.log.read_text()
+        health_file.write_text("gpu-2\n")
+        assert wait_for(lambda: taints().get("gpu-2") == ["mock.hdra.io/unhealthy"], 2.0)
+        assert taints()["gpu-1"] == []
+        health_file.write_text("")
+        assert wait_for(lambda: taints().get("gpu-2") == [], 2.0)
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
+            families = {f.name for f in text_string_to_metric_families(answer.read().decode())}
+        assert "hdra_plugin_prepared_claims" in families
+    finally:
+        assert plugin.terminate() == 0, plugin.log.read_text()
+        assert cluster.terminate() == 0

@@ -62,17 +62,20 @@ MakeNode = Callable[..., Node]
 
 @pytest.fixture
 def make_node(cluster: DevCluster, kube: KubeClient, tmp_path: Path) -> MakeNode:
-    def build(mode: SharingMode = SharingMode.CAPACITY, profile: str = "a100x4") -> Node:
+    def build(
+        mode: SharingMode = SharingMode.CAPACITY, profile: str = "a100x4", driver: str = DRIVER
+    ) -> Node:
+        """Mock cards of ``profile`` published by ``driver``; the vendor is the driver's prefix."""
         cluster.create_node(NODE)
         devices = make_backend("mock", node_name=NODE, profile=profile).discover()
-        publisher = SlicePublisher(kube, driver=DRIVER, node_name=NODE, devices=lambda: devices, mode=mode)
+        publisher = SlicePublisher(kube, driver=driver, node_name=NODE, devices=lambda: devices, mode=mode)
         publisher.sync()
         boot_id = tmp_path / "boot_id"
         boot_id.write_text("11111111-2222-3333-4444-555555555555\n")
         settings = PreparerSettings(
-            driver=DRIVER,
+            driver=driver,
             node_name=NODE,
-            vendor="mock",
+            vendor=driver.split(".", maxsplit=1)[0],
             with_library=False,
             interception=InterceptionSettings(
                 host_library_dir=tmp_path / "lib",

@@ -7,6 +7,9 @@ code), ``installed`` (puts a fake at ``pynvml.nvmlLib`` and restores pynvml afte
 nvidia-ml-py's wrappers run unchanged on top of it (struct types, str/bytes conversion,
 ``_nvmlCheckReturn``), so argument-type bugs still show (testing.md §6). A symbol listed in
 ``missing`` is absent from the object, so pynvml raises ``NVMLError_FunctionNotFound`` by itself.
+Health events: a test queues events with ``push_event`` (or a return code for the next
+``nvmlEventSetWait`` with ``push_wait_error``); ``nvmlEventSetWait_v2`` hands them out in order
+and answers NVML_ERROR_TIMEOUT after its timeout when none is queued.
 It must never patch pynvml's Python wrappers, and it never needs a GPU.
 """
 
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import re
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,6 +32,12 @@ INVALID_ARGUMENT: int = pynvml.NVML_ERROR_INVALID_ARGUMENT
 NOT_SUPPORTED: int = pynvml.NVML_ERROR_NOT_SUPPORTED
 INSUFFICIENT_SIZE: int = pynvml.NVML_ERROR_INSUFFICIENT_SIZE
 ARGUMENT_VERSION_MISMATCH: int = pynvml.NVML_ERROR_ARGUMENT_VERSION_MISMATCH
+TIMEOUT: int = pynvml.NVML_ERROR_TIMEOUT
+GPU_IS_LOST: int = pynvml.NVML_ERROR_GPU_IS_LOST
+XID_CRITICAL: int = pynvml.nvmlEventTypeXidCriticalError
+DOUBLE_BIT_ECC: int = pynvml.nvmlEventTypeDoubleBitEccError
+GPU_UNAVAILABLE: int = pynvml.nvmlEventTypeGpuUnavailableError
+EVENT_SET_ADDRESS = 0x5E7E0000
 
 HANDLE_BASE = 0x5EED0000
 """Device handles are fake pointers ``HANDLE_BASE + index``; they are never dereferenced."""
@@ -51,6 +61,7 @@ class FakeGpu:
     architecture: int | None = pynvml.NVML_DEVICE_ARCH_HOPPER
     brand: int | None = pynvml.NVML_BRAND_NVIDIA
     mig_mode: tuple[int, int] | None = (0, 0)
+    supported_events: int | None = XID_CRITICAL | DOUBLE_BIT_ECC | GPU_UNAVAILABLE
     errors: dict[str, int] = field(default_factory=dict)
 
 
@@ -81,6 +92,11 @@ class FakeNvmlLib:
         self.init_depth = 0
         self.init_calls = 0
         self.shutdown_calls = 0
+        # Health events: what each device registered for, and the queue nvmlEventSetWait reads.
+        self.registered_events: dict[int, int] = {}  # device index → event mask
+        self.event_sets_open = 0
+        self._events: list[tuple[int, int, int] | int] = []  # (index, type, data) or a return code
+        self._events_ready = threading.Condition()
 
         # nvidia-ml-py sets ``restype`` on this one before calling it, which a bound method refuses.
         def nvmlErrorString(code: int) -> bytes:  # noqa: N802 - the C symbol's name
@@ -144,6 +160,24 @@ class FakeNvmlLib:
             return INSUFFICIENT_SIZE
         buffer.value = encoded
         return SUCCESS
+
+    # --- health events (test side) ------------------------------------------------------------------
+
+    def push_event(self, index: int, event_type: int, data: int = 0) -> None:
+        """Queue one event of device ``index`` for ``nvmlEventSetWait``."""
+        with self._events_ready:
+            self._events.append((index, event_type, data))
+            self._events_ready.notify_all()
+
+    def push_wait_error(self, code: int) -> None:
+        """Make one ``nvmlEventSetWait`` answer ``code`` (e.g. GPU_IS_LOST)."""
+        with self._events_ready:
+            self._events.append(code)
+            self._events_ready.notify_all()
+
+    def pending_events(self) -> int:
+        with self._events_ready:
+            return len(self._events)
 
     # --- library lifecycle -------------------------------------------------------------------------
 
@@ -298,6 +332,61 @@ class FakeNvmlLib:
 
     def nvmlDeviceGetMigMode(self, handle: Any, current: Any, pending: Any) -> int:  # noqa: N802
         return self._pair("nvmlDeviceGetMigMode", handle, current, pending, "mig_mode")
+
+    # --- health events (NVML side) ------------------------------------------------------------------
+
+    def nvmlEventSetCreate(self, ref: Any) -> int:  # noqa: N802
+        code = self._enter("nvmlEventSetCreate")
+        if code == SUCCESS:
+            slot = ctypes.cast(ctypes.pointer(_out(ref)), ctypes.POINTER(ctypes.c_void_p))
+            slot.contents.value = EVENT_SET_ADDRESS
+            self.event_sets_open += 1
+        return code
+
+    def nvmlEventSetFree(self, event_set: Any) -> int:  # noqa: N802
+        code = self._enter("nvmlEventSetFree")
+        if code == SUCCESS:
+            self.event_sets_open -= 1
+        return code
+
+    def nvmlDeviceGetSupportedEventTypes(self, handle: Any, ref: Any) -> int:  # noqa: N802
+        return self._uint("nvmlDeviceGetSupportedEventTypes", handle, ref, "supported_events")
+
+    def nvmlDeviceRegisterEvents(self, handle: Any, event_types: Any, event_set: Any) -> int:  # noqa: N802
+        code, gpu = self._gpu("nvmlDeviceRegisterEvents", handle)
+        if gpu is None or code != SUCCESS:
+            return code
+        if ctypes.cast(event_set, ctypes.c_void_p).value != EVENT_SET_ADDRESS:
+            return INVALID_ARGUMENT
+        wanted = int(event_types.value)
+        if gpu.supported_events is None or wanted & ~gpu.supported_events:
+            return NOT_SUPPORTED
+        self.registered_events[self.gpus.index(gpu)] = wanted
+        return code
+
+    def nvmlEventSetWait_v2(self, event_set: Any, ref: Any, timeout_ms: Any) -> int:  # noqa: N802
+        code = self._enter("nvmlEventSetWait_v2")
+        if code != SUCCESS:
+            return code
+        if ctypes.cast(event_set, ctypes.c_void_p).value != EVENT_SET_ADDRESS:
+            return INVALID_ARGUMENT
+        with self._events_ready:
+            # Only events of registered types on registered devices are delivered, like NVML.
+            deliverable = self._events_ready.wait_for(
+                lambda: bool(self._events), int(timeout_ms.value) / 1000
+            )
+            if not deliverable:
+                return TIMEOUT
+            event = self._events.pop(0)
+        if isinstance(event, int):
+            return event
+        index, event_type, data = event
+        if not self.registered_events.get(index, 0) & event_type:
+            return TIMEOUT
+        out = _out(ref)
+        out.device = ctypes.cast(ctypes.c_void_p(HANDLE_BASE + index), pynvml.c_nvmlDevice_t)
+        out.eventType, out.eventData = event_type, data
+        return SUCCESS
 
 
 # Fixture device key → the symbol that answers it.

@@ -1,0 +1,115 @@
+"""``hdra top``: a refreshing terminal view of the cards and the claims allocated on them.
+
+Each frame lists the cluster's ResourceSlices and ResourceClaims once and shows, per card (grouped
+by node), the memory and cores allocated against what the card has, followed by one line per
+claim holding part of it (``controller/metrics.py`` does the accounting, on top of
+``controller/usage.py``, so the numbers are the scheduler's). Between frames the screen is
+cleared with ANSI escapes; ``--once`` prints a single frame without them and exits.
+
+It must never write to the API server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+from dra_driver.cli.common import CommandError, format_table
+from dra_driver.controller.metrics import ClusterAllocation, list_allocation
+from dra_driver.kube import KubeClient, KubeError
+from dra_driver.kube.quantity import MIB
+
+CLEAR = "\x1b[H\x1b[2J"
+HEADERS = ("NODE", "CARD / CLAIM", "MEMORY MiB", "MEM %", "CORES", "CORES %", "CLAIMS")
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("top", help="show cards and the claims allocated on them, refreshing")
+    parser.add_argument(
+        "--kubeconfig", type=Path, default=None, help="kubeconfig (default: in-cluster, then ~/.kube/config)"
+    )
+    parser.add_argument("--interval", type=float, default=2.0, help="seconds between refreshes (default: 2)")
+    parser.add_argument("--once", action="store_true", help="print one frame and exit")
+    parser.add_argument(
+        "--driver",
+        nargs="+",
+        default=None,
+        metavar="D",
+        help="drivers to show (default: every *.hdra.io driver)",
+    )
+    parser.set_defaults(run=run)
+
+
+def _percent(part: int, whole: int) -> str:
+    return f"{100.0 * part / whole:.1f}" if whole > 0 else "-"
+
+
+def render(state: ClusterAllocation) -> str:
+    """One frame: a card line per card, then its claims indented under it."""
+    by_card: dict[str, list[tuple[str, int, int]]] = {}
+    for claim in state.claims:
+        by_card.setdefault(claim.usage.card.uuid, []).append(
+            (f"{claim.namespace}/{claim.name}", claim.usage.memory_bytes, claim.usage.cores)
+        )
+    rows: list[tuple[object, ...]] = []
+    cards = sorted(state.cards.values(), key=lambda u: (u.card.node or "", u.card.uuid))
+    for usage in cards:
+        card = usage.card
+        rows.append(
+            (
+                card.node or "-",
+                card.uuid,
+                f"{usage.memory_bytes // MIB}/{card.memory_bytes // MIB}",
+                _percent(usage.memory_bytes, card.memory_bytes),
+                f"{usage.cores}/{card.cores}",
+                _percent(usage.cores, card.cores),
+                usage.allocations,
+            )
+        )
+        for name, memory, cores in by_card.get(card.uuid, []):
+            rows.append(
+                ("", f"  {name}", str(memory // MIB), _percent(memory, card.memory_bytes), str(cores), "", "")
+            )
+    if not rows:
+        return "no cards published by the selected drivers\n"
+    allocated = sum(u.memory_bytes for u in cards)
+    total = sum(u.card.memory_bytes for u in cards)
+    summary = (
+        f"{len(cards)} card(s), {len(state.claims)} claim allocation(s); memory allocated "
+        f"{allocated // MIB}/{total // MIB} MiB ({_percent(allocated, total)}%)"
+    )
+    return f"{summary}\n\n{format_table(HEADERS, rows)}\n"
+
+
+def frame(client: KubeClient, drivers: list[str] | None) -> str:
+    try:
+        state = list_allocation(client, drivers)
+    except (KubeError, ValueError) as exc:
+        raise CommandError(f"cannot list ResourceSlices and ResourceClaims: {exc}") from exc
+    return render(state)
+
+
+def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    stream = out if out is not None else sys.stdout
+    if args.interval <= 0:
+        raise CommandError(f"--interval {args.interval} must be positive")
+    try:
+        client = KubeClient.from_kubeconfig(args.kubeconfig)
+    except (KubeError, OSError, ValueError) as exc:
+        raise CommandError(f"cannot load Kubernetes client configuration: {exc}") from exc
+    try:
+        if args.once:
+            stream.write(frame(client, args.driver))
+            return 0
+        while True:
+            text = frame(client, args.driver)
+            stream.write(f"{CLEAR}{time.strftime('%H:%M:%S')}  hdra top (every {args.interval:g}s)\n{text}")
+            stream.flush()
+            time.sleep(args.interval)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        client.close()

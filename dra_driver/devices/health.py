@@ -1,0 +1,305 @@
+"""Device health: which cards are unhealthy right now, and who to tell when that changes.
+
+Owns: ``HealthMonitor`` (the protocol), ``DeviceHealthState`` (one device's state), the two
+monitors ``MockHealthFile`` (a file naming unhealthy cards, for the mock backend and tests) and
+``NvmlHealthWatcher`` (a thread on NVML events: XID critical errors, double-bit ECC, GPU lost), and
+``with_health`` (the device callable with ``healthy``/``health_message`` filled in).
+
+Contract: every unhealthy message starts with a short reason that is a valid label value
+(``XID-79``, ``DoubleBitEcc``, ``GPULost``, ``MarkedUnhealthy``), then ``": "`` and the detail;
+the slice builder uses the reason as the taint value. Monitors call their listeners from their own
+thread after the state changed; a failing listener is logged and never stops the monitor. NVML
+health is sticky: NVML reports no recovery, so a card stays unhealthy until the watcher restarts.
+It must never publish slices or serve gRPC; it only knows cards by their device names.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import threading
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import pynvml
+
+from dra_driver.devices.base import AcceleratorDevice, BackendError
+from dra_driver.devices.nvml_queries import describe
+
+log = logging.getLogger(__name__)
+
+DEFAULT_IGNORED_XIDS: frozenset[int] = frozenset({13, 31, 43, 45, 68, 109})
+"""Application-caused XIDs NVIDIA's DRA driver ignores (reference/dra-drivers.md section 1h)."""
+
+# Event types the watcher asks for; GpuUnavailableError is "GPU lost" on drivers that report it.
+_WANTED_EVENTS = (
+    pynvml.nvmlEventTypeXidCriticalError
+    | pynvml.nvmlEventTypeDoubleBitEccError
+    | pynvml.nvmlEventTypeGpuUnavailableError
+)
+
+
+@dataclass(frozen=True)
+class DeviceHealthState:
+    """The health of one device as reported to the kubelet; ``healthy`` None means unknown."""
+
+    device: str
+    healthy: bool | None
+    message: str = ""
+
+
+class HealthMonitor(Protocol):
+    """A source of card health. ``unhealthy`` maps card name → message (see the module contract)."""
+
+    def unhealthy(self) -> dict[str, str]: ...
+
+    def subscribe(self, on_change: Callable[[], None]) -> Callable[[], None]:
+        """Call ``on_change()`` after every change; returns the function that unsubscribes."""
+        ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class _Listeners:
+    """The shared part of every monitor: the state under a lock and the change listeners."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._state: dict[str, str] = {}
+        self._listeners: list[Callable[[], None]] = []
+
+    def unhealthy(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._state)
+
+    def subscribe(self, on_change: Callable[[], None]) -> Callable[[], None]:
+        with self._lock:
+            self._listeners.append(on_change)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if on_change in self._listeners:
+                    self._listeners.remove(on_change)
+
+        return unsubscribe
+
+    def _set(self, state: Mapping[str, str]) -> None:
+        """Replace the state; tell the listeners only when it really changed."""
+        with self._lock:
+            if dict(state) == self._state:
+                return
+            previous, self._state = self._state, dict(state)
+            listeners = list(self._listeners)
+        for name in sorted(set(state) - set(previous)):
+            log.warning("device %s is unhealthy: %s", name, state[name])
+        for name in sorted(set(previous) - set(state)):
+            log.info("device %s is healthy again", name)
+        for listener in listeners:
+            try:
+                listener()
+            except Exception:
+                log.exception("device health listener %r failed", listener)
+
+
+class MockHealthFile(_Listeners):
+    """Cards named in ``path`` (one device name per line) are unhealthy; a missing file means none.
+
+    The file is polled every ``poll_seconds``; blank lines and ``#`` comments are skipped, and a
+    name that is not in ``known_devices`` is ignored with a warning (once per name).
+    """
+
+    def __init__(self, path: Path, known_devices: Collection[str], *, poll_seconds: float = 0.2) -> None:
+        super().__init__()
+        self._path = path
+        self._known = frozenset(known_devices)
+        self._poll = poll_seconds
+        self._warned: set[str] = set()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Read the file once and update the state."""
+        try:
+            text = self._path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            text = ""
+        except OSError as error:
+            log.warning("cannot read mock health file %s, keeping the last state: %s", self._path, error)
+            return
+        state: dict[str, str] = {}
+        for line in text.splitlines():
+            name = line.split("#", 1)[0].strip()
+            if not name:
+                continue
+            if name not in self._known:
+                if name not in self._warned:
+                    self._warned.add(name)
+                    log.warning(
+                        "mock health file %s names unknown device %r (known: %s); ignored",
+                        self._path,
+                        name,
+                        ", ".join(sorted(self._known)),
+                    )
+                continue
+            state[name] = f"MarkedUnhealthy: device {name} is listed in mock health file {self._path}"
+        self._set(state)
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="hdra-mock-health", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(timeout=5.0)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._poll):
+            self.refresh()
+
+
+class NvmlHealthWatcher(_Listeners):
+    """Watches NVML events of every GPU (named ``gpu-<index>`` like ``NvidiaBackend``) in a thread.
+
+    XID critical errors whose XID is in ``ignored_xids`` change nothing; any other XID, a double-bit
+    ECC error or GPU lost make the card unhealthy. A card whose events cannot be registered
+    (NotSupported) is logged and not watched. ``nvmlEventSetWait`` answering GPU_IS_LOST marks every
+    watched card lost.
+    """
+
+    def __init__(self, *, ignored_xids: Iterable[int] = DEFAULT_IGNORED_XIDS, wait_ms: int = 200) -> None:
+        super().__init__()
+        self._ignored = frozenset(ignored_xids)
+        self._wait_ms = wait_ms
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._names: dict[int, str] = {}  # handle address → device name
+        self._event_set: Any = None
+        self.watched: list[str] = []
+
+    def start(self) -> None:
+        """Initialise NVML and register for events; ``BackendError`` naming the cause if NVML fails."""
+        if self._thread is not None:
+            return
+        try:
+            pynvml.nvmlInit()
+        except pynvml.NVMLError as error:
+            raise BackendError(f"NVML health watching: nvmlInit failed: {describe(error)}") from error
+        step = "nvmlEventSetCreate"
+        try:
+            self._event_set = pynvml.nvmlEventSetCreate()
+            step = "nvmlDeviceGetCount"
+            for index in range(int(pynvml.nvmlDeviceGetCount())):
+                step = f"registering events of NVIDIA device {index}"
+                self._register(index)
+        except pynvml.NVMLError as error:
+            self._release()
+            raise BackendError(f"NVML health watching: {step} failed: {describe(error)}") from error
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="hdra-nvml-health", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(timeout=5.0)
+            self._release()
+
+    def _register(self, index: int) -> None:
+        name = f"gpu-{index}"
+        handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+        try:
+            supported = int(pynvml.nvmlDeviceGetSupportedEventTypes(handle))
+            pynvml.nvmlDeviceRegisterEvents(handle, _WANTED_EVENTS & supported, self._event_set)
+        except pynvml.NVMLError as error:
+            if error.value not in (pynvml.NVML_ERROR_NOT_SUPPORTED, pynvml.NVML_ERROR_FUNCTION_NOT_FOUND):
+                raise
+            log.warning("device %s: NVML health events are not supported (%s); not watched", name, error)
+            return
+        self._names[_address(handle)] = name
+        self.watched.append(name)
+
+    def _release(self) -> None:
+        if self._event_set is not None:
+            try:
+                pynvml.nvmlEventSetFree(self._event_set)
+            except pynvml.NVMLError as error:
+                log.warning("nvmlEventSetFree failed: %s", describe(error))
+            self._event_set = None
+        try:
+            pynvml.nvmlShutdown()
+        except pynvml.NVMLError as error:
+            log.warning("nvmlShutdown failed after health watching: %s", describe(error))
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data = pynvml.nvmlEventSetWait(self._event_set, self._wait_ms)
+            except pynvml.NVMLError as error:
+                if error.value == pynvml.NVML_ERROR_TIMEOUT:
+                    continue
+                if error.value == pynvml.NVML_ERROR_GPU_IS_LOST:
+                    self._mark(self.watched, "GPULost: nvmlEventSetWait reported GPU_IS_LOST")
+                    continue
+                log.error("nvmlEventSetWait failed, retrying in 1 s: %s", describe(error))
+                self._stop.wait(1.0)
+                continue
+            self._handle(data)
+
+    def _handle(self, data: Any) -> None:
+        name = self._names.get(_address(data.device))
+        if name is None:
+            log.warning("NVML event 0x%x for an unknown device handle; ignored", int(data.eventType))
+            return
+        kind, detail = int(data.eventType), int(data.eventData)
+        if kind == pynvml.nvmlEventTypeXidCriticalError:
+            if detail in self._ignored:
+                log.info("device %s: ignored XID %d (application error)", name, detail)
+                return
+            self._mark([name], f"XID-{detail}: NVML reported critical XID {detail} on {name}")
+        elif kind == pynvml.nvmlEventTypeDoubleBitEccError:
+            self._mark([name], f"DoubleBitEcc: NVML reported a double-bit ECC error on {name}")
+        elif kind == pynvml.nvmlEventTypeGpuUnavailableError:
+            self._mark([name], f"GPULost: NVML reported {name} unavailable (GPU lost)")
+        else:
+            log.debug("device %s: NVML event 0x%x not a health event; ignored", name, kind)
+
+    def _mark(self, names: Sequence[str], message: str) -> None:
+        state = self.unhealthy()
+        for name in names:
+            state.setdefault(name, message)
+        self._set(state)
+
+
+def _address(handle: Any) -> int:
+    return ctypes.cast(handle, ctypes.c_void_p).value or 0
+
+
+def with_health(
+    devices: Callable[[], Sequence[AcceleratorDevice]], monitor: HealthMonitor
+) -> Callable[[], list[AcceleratorDevice]]:
+    """``devices`` with each card's ``healthy``/``health_message`` set from ``monitor``, order kept."""
+
+    def healthy_devices() -> list[AcceleratorDevice]:
+        unhealthy = monitor.unhealthy()
+        return [
+            device.model_copy(
+                update={
+                    "healthy": device.name not in unhealthy,
+                    "health_message": unhealthy.get(device.name, ""),
+                }
+            )
+            for device in devices()
+        ]
+
+    return healthy_devices
