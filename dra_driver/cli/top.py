@@ -3,7 +3,8 @@
 Each frame lists the cluster's ResourceSlices and ResourceClaims once and shows, per card (grouped
 by node), the memory and cores allocated against what the card has, followed by one line per
 claim holding part of it (``controller/metrics.py`` does the accounting, on top of
-``controller/usage.py``, so the numbers are the scheduler's). Between frames the screen is
+``controller/usage.py``, so the numbers are the scheduler's). With ``--metrics-url`` (each node
+plugin's ``/metrics``) it adds the memory HAMi-core reports as actually used. Between frames the screen is
 cleared with ANSI escapes; ``--once`` prints a single frame without them and exits.
 
 It must never write to the API server.
@@ -14,8 +15,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
+
+from prometheus_client.parser import text_string_to_metric_families
 
 from dra_driver.cli.common import CommandError, format_table
 from dra_driver.controller.metrics import ClusterAllocation, list_allocation
@@ -23,7 +28,39 @@ from dra_driver.kube import KubeClient, KubeError
 from dra_driver.kube.quantity import MIB
 
 CLEAR = "\x1b[H\x1b[2J"
-HEADERS = ("NODE", "CARD / CLAIM", "MEMORY MiB", "MEM %", "CORES", "CORES %", "CLAIMS")
+HEADERS = ("NODE", "CARD / CLAIM", "MEMORY MiB", "MEM %", "USED MiB", "CORES", "CORES %", "CLAIMS")
+USED_METRIC = "hami_vgpu_memory_used_bytes"  # the node plugin's per-claim, per-card actual use
+
+
+@dataclass
+class Used:
+    """Actual memory use read from node plugins' metrics: per card uuid and per (claim, card uuid)."""
+
+    cards: dict[str, int] = field(default_factory=dict)
+    claims: dict[tuple[str, str], int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+
+def scrape_used(urls: list[str], timeout: float = 3.0) -> Used:
+    """Sum HAMi-core's used memory from each plugin's ``/metrics``; a dead endpoint is noted, not fatal."""
+    used = Used()
+    for url in urls:
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as answer:  # noqa: S310 - operator-given URL
+                text = answer.read().decode()
+            families = list(text_string_to_metric_families(text))
+        except (OSError, ValueError) as exc:
+            used.problems.append(f"metrics from {url} unavailable: {exc}")
+            continue
+        for family in families:
+            if family.name != USED_METRIC:
+                continue
+            for sample in family.samples:
+                uuid = sample.labels.get("deviceuuid", "")
+                claim = f"{sample.labels.get('namespace', '')}/{sample.labels.get('claim', '')}"
+                used.cards[uuid] = used.cards.get(uuid, 0) + int(sample.value)
+                used.claims[(claim, uuid)] = used.claims.get((claim, uuid), 0) + int(sample.value)
+    return used
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -40,6 +77,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="D",
         help="drivers to show (default: every *.hdra.io driver)",
     )
+    parser.add_argument(
+        "--metrics-url",
+        action="append",
+        default=None,
+        metavar="URL",
+        help="a node plugin's /metrics (repeatable): adds the memory HAMi-core reports as used",
+    )
     parser.set_defaults(run=run)
 
 
@@ -47,8 +91,13 @@ def _percent(part: int, whole: int) -> str:
     return f"{100.0 * part / whole:.1f}" if whole > 0 else "-"
 
 
-def render(state: ClusterAllocation) -> str:
-    """One frame: a card line per card, then its claims indented under it."""
+def render(state: ClusterAllocation, used: Used | None = None) -> str:
+    """One frame: a card line per card, then its claims indented under it (USED from ``used``)."""
+    used = used or Used()
+
+    def mib(value: int | None) -> str:
+        return "-" if value is None else str(value // MIB)
+
     by_card: dict[str, list[tuple[str, int, int]]] = {}
     for claim in state.claims:
         by_card.setdefault(claim.usage.card.uuid, []).append(
@@ -64,6 +113,7 @@ def render(state: ClusterAllocation) -> str:
                 card.uuid,
                 f"{usage.memory_bytes // MIB}/{card.memory_bytes // MIB}",
                 _percent(usage.memory_bytes, card.memory_bytes),
+                mib(used.cards.get(card.uuid)),
                 f"{usage.cores}/{card.cores}",
                 _percent(usage.cores, card.cores),
                 usage.allocations,
@@ -71,7 +121,16 @@ def render(state: ClusterAllocation) -> str:
         )
         for name, memory, cores in by_card.get(card.uuid, []):
             rows.append(
-                ("", f"  {name}", str(memory // MIB), _percent(memory, card.memory_bytes), str(cores), "", "")
+                (
+                    "",
+                    f"  {name}",
+                    str(memory // MIB),
+                    _percent(memory, card.memory_bytes),
+                    mib(used.claims.get((name, card.uuid))),
+                    str(cores),
+                    "",
+                    "",
+                )
             )
     if not rows:
         return "no cards published by the selected drivers\n"
@@ -81,15 +140,16 @@ def render(state: ClusterAllocation) -> str:
         f"{len(cards)} card(s), {len(state.claims)} claim allocation(s); memory allocated "
         f"{allocated // MIB}/{total // MIB} MiB ({_percent(allocated, total)}%)"
     )
-    return f"{summary}\n\n{format_table(HEADERS, rows)}\n"
+    notes = "".join(f"note: {problem}\n" for problem in used.problems)
+    return f"{summary}\n{notes}\n{format_table(HEADERS, rows)}\n"
 
 
-def frame(client: KubeClient, drivers: list[str] | None) -> str:
+def frame(client: KubeClient, drivers: list[str] | None, metrics_urls: list[str] | None = None) -> str:
     try:
         state = list_allocation(client, drivers)
     except (KubeError, ValueError) as exc:
         raise CommandError(f"cannot list ResourceSlices and ResourceClaims: {exc}") from exc
-    return render(state)
+    return render(state, scrape_used(metrics_urls) if metrics_urls else None)
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
@@ -102,10 +162,10 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         raise CommandError(f"cannot load Kubernetes client configuration: {exc}") from exc
     try:
         if args.once:
-            stream.write(frame(client, args.driver))
+            stream.write(frame(client, args.driver, args.metrics_url))
             return 0
         while True:
-            text = frame(client, args.driver)
+            text = frame(client, args.driver, args.metrics_url)
             stream.write(f"{CLEAR}{time.strftime('%H:%M:%S')}  hdra top (every {args.interval:g}s)\n{text}")
             stream.flush()
             time.sleep(args.interval)

@@ -45,3 +45,55 @@ def test_once_without_published_cards_says_so(cluster: DevCluster, kubeconfig: P
     out = io.StringIO()
     assert top.run(parse(["--kubeconfig", str(kubeconfig), "--once"]), out) == 0
     assert out.getvalue() == "no cards published by the selected drivers\n"
+
+
+def test_used_memory_comes_from_the_plugins_metrics(node: Node, kubeconfig: Path) -> None:
+    """--metrics-url adds HAMi-core's reported use per card and claim; a dead endpoint is a note."""
+    import http.server
+    import threading
+
+    card = node.devices[0]
+    consumed = {"memory": "20Gi", "cores": "25", "shares": "1"}
+    create_allocated_claim(
+        node.kube, ClaimSpec("trainer", [Result("gpu-0", consumed=consumed, share_id=str(uuid.uuid4()))])
+    )
+    exposition = (
+        "# TYPE hami_vgpu_memory_used_bytes gauge\n"
+        f'hami_vgpu_memory_used_bytes{{namespace="default",claim="trainer",deviceuuid="{card.uuid}"}} '
+        f"{3 * 1024**3}\n"
+    ).encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.end_headers()
+            self.wfile.write(exposition)
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/metrics"
+        out = io.StringIO()
+        argv = [
+            "--kubeconfig",
+            str(kubeconfig),
+            "--once",
+            "--metrics-url",
+            url,
+            "--metrics-url",
+            "http://127.0.0.1:9/x",
+        ]
+        assert top.run(parse(argv), out) == 0
+    finally:
+        server.shutdown()
+        server.server_close()
+    lines = out.getvalue().splitlines()
+    card_line = next(line for line in lines if card.uuid in line)
+    assert " 3072 " in f" {card_line} "
+    claim_line = lines[lines.index(card_line) + 1]
+    assert "default/trainer" in claim_line and " 3072 " in f" {claim_line} "
+    assert any(line.startswith("note: metrics from http://127.0.0.1:9/x unavailable") for line in lines)
