@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: demo test lint typecheck layers unit bench
+.PHONY: demo test lint typecheck layers unit bench bench-quick
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,10 @@ layers: $(BIN)/.installed
 
 test: unit typecheck lint layers
 
+# Every benchmark, one table, benchmarks/results.json. Not part of `make test`.
 bench: $(BIN)/.installed
-	$(BIN)/python benchmarks/publish.py
-	$(BIN)/python benchmarks/prepare.py
-	$(BIN)/python benchmarks/allocator.py
-	$(BIN)/python benchmarks/webhook.py
+	$(BIN)/python benchmarks/run
+
+# The small CI run of every benchmark (each gets --quick); CI calls it separately from `make test`.
+bench-quick: $(BIN)/.installed
+	$(BIN)/python benchmarks/run --quick

@@ -17,12 +17,26 @@ _BINARY = (("Ei", 1024**6), ("Pi", 1024**5), ("Ti", 1024**4), ("Gi", 1024**3), (
 _DECIMAL = (("E", 10**18), ("P", 10**15), ("T", 10**12), ("G", 10**9), ("M", 10**6), ("k", 10**3))
 
 
+# Kubernetes keeps quantities as int64-scaled values: nothing at or above 2**63 is a quantity, and
+# refusing it here keeps NaN, Infinity and 1e999999999 (whose int() would take forever) out of
+# every caller's arithmetic.
+_LIMIT = Decimal(2**63)
+_MAX_TEXT = 64
+
+
 def parse_quantity(text: str | int) -> Decimal:
     """Parse ``"40Gi"``, ``"100"``, ``"1.5"``; raises ValueError naming the input when invalid."""
+    if isinstance(text, str) and len(text) > _MAX_TEXT:
+        raise ValueError(f"invalid quantity {text[:_MAX_TEXT]!r}...: longer than {_MAX_TEXT} characters")
     try:
-        return Decimal(_parse_quantity(text))  # type: ignore[no-untyped-call]
-    except ValueError as exc:
+        value = Decimal(_parse_quantity(text))  # type: ignore[no-untyped-call]
+    except (ValueError, ArithmeticError) as exc:
         raise ValueError(f"invalid quantity {text!r}: {exc}") from None
+    if not value.is_finite():
+        raise ValueError(f"invalid quantity {text!r}: not a finite number")
+    if value.adjusted() > 18 or value.copy_abs() >= _LIMIT:  # adjusted(): no arithmetic on huge exponents
+        raise ValueError(f"invalid quantity {text!r}: out of range (at most 2^63)")
+    return value
 
 
 def binary_quantity(value: int) -> str:

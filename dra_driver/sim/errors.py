@@ -9,6 +9,9 @@ never import anything.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 
 class SimError(Exception):
     """Base class of everything the simulator raises on purpose."""
@@ -25,3 +28,21 @@ class CelError(SimError):
 
 class AllocationError(SimError):
     """Bad input (names the object and field), or no allocation where one was required."""
+
+
+def mapping(value: Any, where: str) -> Mapping[str, Any]:
+    """``value`` as a JSON object (None is empty); anything else is an AllocationError naming ``where``."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise AllocationError(f"{where} must be an object, not {type(value).__name__} {value!r}"[:300])
+    return value
+
+
+def sequence(value: Any, where: str) -> list[Any]:
+    """``value`` as a JSON list (None is empty); anything else is an AllocationError naming ``where``."""
+    if value is None:
+        return []
+    if not isinstance(value, list | tuple):
+        raise AllocationError(f"{where} must be a list, not {type(value).__name__} {value!r}"[:300])
+    return list(value)

@@ -17,6 +17,7 @@ from typing import Any
 from dra_driver.sim.checks import claim_problems
 from dra_driver.sim.counters import CounterLedger
 from dra_driver.sim.diagnose import first_rejection
+from dra_driver.sim.errors import mapping, sequence
 from dra_driver.sim.placement import Pending, claim_key
 from dra_driver.sim.policy import Policy
 from dra_driver.sim.requests import Alternative, parse_claim
@@ -79,7 +80,10 @@ def explain_claim(
     """Explain ``claim`` against ``state``; raises ``AllocationError`` only for a malformed claim."""
     spec = parse_claim(claim)
     key = claim_key(claim)
-    existing = (claim.get("status") or {}).get("allocation") or state.usage.claims.get(key)
+    status = mapping(claim.get("status"), f"claim {key}: status")
+    existing = mapping(status.get("allocation"), f"claim {key}: status.allocation") or state.usage.claims.get(
+        key
+    )
     usage = _usage_without(state.usage, key) if key in state.usage.claims else state.usage
     notes = list(state.inventory.ignored)
     if state.default_classes:
@@ -94,7 +98,8 @@ def explain_claim(
         for alternative in request.alternatives
     ]
     if existing:
-        results = (existing.get("devices") or {}).get("results") or []
+        devices = mapping(existing.get("devices"), f"claim {key}: status.allocation.devices")
+        results = sequence(devices.get("results"), f"claim {key}: status.allocation.devices.results")
         nodes = sorted(_nodes(existing))
         return Explanation(
             key,

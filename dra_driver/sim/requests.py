@@ -14,7 +14,7 @@ from typing import Any
 
 from dra_driver.parameters.drivers import HDRA_DRIVERS
 from dra_driver.sim.capacity import Amount
-from dra_driver.sim.errors import AllocationError
+from dra_driver.sim.errors import AllocationError, mapping, sequence
 
 ADMIN_ACCESS_LABEL = "resource.kubernetes.io/admin-access"
 """Namespace label that must be "true" for a claim in it to use adminAccess."""
@@ -113,22 +113,24 @@ def parse_class(obj: Mapping[str, Any]) -> DeviceClassInfo:
 
 
 def parse_claim(obj: Mapping[str, Any]) -> ClaimSpec:
-    meta = obj.get("metadata") or {}
+    obj = mapping(obj, "ResourceClaim")
+    meta = mapping(obj.get("metadata"), "ResourceClaim metadata")
     name = str(meta.get("name") or "")
     if not name:
         raise AllocationError(f"ResourceClaim without metadata.name: {dict(obj)!r}")
     namespace = str(meta.get("namespace") or "default")
     where = f"ResourceClaim {namespace}/{name}"
-    devices = (obj.get("spec") or {}).get("devices") or {}
+    devices = mapping(mapping(obj.get("spec"), f"{where} spec").get("devices"), f"{where} spec.devices")
     requests = tuple(
-        _request(r, f"{where} spec.devices.requests[{i}]")
-        for i, r in enumerate(devices.get("requests") or ())
+        _request(mapping(r, f"{where} spec.devices.requests[{i}]"), f"{where} spec.devices.requests[{i}]")
+        for i, r in enumerate(sequence(devices.get("requests"), f"{where} spec.devices.requests"))
     )
     names = [r.name for r in requests]
     if len(set(names)) != len(names):
         raise AllocationError(f"{where}: request names are not unique: {names}")
     constraints = []
-    for i, c in enumerate(devices.get("constraints") or ()):
+    for i, raw in enumerate(sequence(devices.get("constraints"), f"{where} spec.devices.constraints")):
+        c = mapping(raw, f"{where} spec.devices.constraints[{i}]")
         kinds = [k for k in ("matchAttribute", "distinctAttribute") if c.get(k)]
         if len(kinds) != 1:
             raise AllocationError(
@@ -147,7 +149,10 @@ def parse_claim(obj: Mapping[str, Any]) -> ClaimSpec:
         meta.get("uid"),
         requests,
         tuple(constraints),
-        tuple(devices.get("config") or ()),
+        tuple(
+            mapping(c, f"{where} spec.devices.config[{i}]")
+            for i, c in enumerate(sequence(devices.get("config"), f"{where} spec.devices.config"))
+        ),
         obj,
     )
 

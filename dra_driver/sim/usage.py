@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from dra_driver.sim.errors import AllocationError
+from dra_driver.sim.errors import AllocationError, mapping, sequence
 from dra_driver.sim.inventory import DeviceKey
 from dra_driver.sim.quantities import qty
 
@@ -86,7 +86,12 @@ class Usage:
 
 
 def _results(claim_key: str, allocation: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    results = (allocation.get("devices") or {}).get("results") or []
+    where = f"claim {claim_key}: status.allocation"
+    devices = mapping(mapping(allocation, where).get("devices"), f"{where}.devices")
+    results = [
+        mapping(r, f"{where}.devices.results[{i}]")
+        for i, r in enumerate(sequence(devices.get("results"), f"{where}.devices.results"))
+    ]
     for i, result in enumerate(results):
         if not all(result.get(f) for f in ("driver", "pool", "device")):
             raise AllocationError(

@@ -1,0 +1,1 @@
+"""Property-based fuzzing of every input hdra parses (issue 9 point 3)."""

@@ -1,0 +1,1 @@
+"""Security checks: permissions, validated names in paths (issue 9 point 4)."""
