@@ -37,9 +37,7 @@ VALUE_SETS = {"default": [], "all-vendors": ALL_VENDORS, "cert-manager": CERT_MA
 # Exactly the verbs each component calls: (apiGroup, resource) -> verbs.
 RBAC = {
     "hdra-kubelet-plugin": {
-        ("resource.k8s.io", "resourceslices"): {
-            "get", "list", "watch", "create", "update", "delete", "deletecollection",
-        },
+        ("resource.k8s.io", "resourceslices"): {"list", "watch", "create", "update", "delete"},
         ("resource.k8s.io", "resourceclaims"): {"get", "list", "watch"},
         ("", "nodes"): {"get"},
         ("", "events"): {"create"},
