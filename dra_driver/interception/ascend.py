@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from dra_driver.interception.hami_core import InterceptionResult
-from dra_driver.interception.limits import DeviceLimit
+from dra_driver.interception.limits import DeviceLimit, ordered_limits
 from dra_driver.interception.settings import HamiCoreOptions, InterceptionError, InterceptionSettings
 from dra_driver.interception.vendor_base import (
     READ_ONLY,
@@ -31,7 +31,6 @@ from dra_driver.interception.vendor_base import (
     bind,
     env_result,
     needs_limits,
-    ordered_limits,
 )
 from dra_driver.parameters import ASCEND_VNPU_TEMPLATES
 

@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dra_driver.cdi import CdiError, ContainerEdits, Mount, qualified_name, validate_claim_uid
-from dra_driver.interception.limits import DeviceLimit, cuda_order
+from dra_driver.cdi import CdiError, ContainerEdits, Mount, qualified_name
+from dra_driver.interception.limits import DeviceLimit, ordered_limits
 from dra_driver.interception.settings import (
     CONTAINER_CACHE_DIR,
     CONTAINER_LIBRARY_PATH,
@@ -104,13 +104,7 @@ def build_hami_core_edits(
     the library and ``ld.so.preload`` mounts. Raises ``InterceptionError`` naming the cause for a
     claim without devices, a bad UID, a malformed PCI bus id or inconsistent share limits.
     """
-    try:
-        validate_claim_uid(claim_uid)
-    except CdiError as exc:
-        raise InterceptionError(str(exc)) from exc
-    if not limits:
-        raise InterceptionError(f"claim {claim_uid} has no devices to prepare")
-    ordered = cuda_order(limits)
+    ordered = ordered_limits(claim_uid, limits)
     env, device_ids = _visibility(ordered, settings)
     device_order = tuple(limit.device.name for limit in ordered)
     intercepted = options.enforcement == "auto" and any(not limit.is_whole_card for limit in ordered)

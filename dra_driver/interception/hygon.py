@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from dra_driver.interception.hami_core import InterceptionResult
-from dra_driver.interception.limits import DeviceLimit
+from dra_driver.interception.limits import DeviceLimit, ordered_limits
 from dra_driver.interception.settings import HamiCoreOptions, InterceptionError, InterceptionSettings
 from dra_driver.interception.vdev import claim_vdev_dir
-from dra_driver.interception.vendor_base import READ_ONLY, bind, env_result, needs_limits, ordered_limits
+from dra_driver.interception.vendor_base import READ_ONLY, bind, env_result, needs_limits
 
 CONTAINER_VDEV_DIR = "/etc/vdev/docker"
 MAX_CUS = 64

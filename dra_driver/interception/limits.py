@@ -17,6 +17,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from dra_driver.cdi import CdiError, validate_claim_uid
 from dra_driver.devices import AcceleratorDevice
 from dra_driver.interception.settings import InterceptionError
 
@@ -125,3 +126,14 @@ def cuda_order(limits: Sequence[DeviceLimit]) -> list[DeviceLimit]:
         return 1, (), device.index, device.uuid
 
     return sorted(merged.values(), key=key)
+
+
+def ordered_limits(claim_uid: str, limits: Sequence[DeviceLimit]) -> list[DeviceLimit]:
+    """The claim's devices in PCI order, shares of one card merged; ``InterceptionError`` if none."""
+    try:
+        validate_claim_uid(claim_uid)
+    except CdiError as exc:
+        raise InterceptionError(str(exc)) from exc
+    if not limits:
+        raise InterceptionError(f"claim {claim_uid} has no devices to prepare")
+    return cuda_order(limits)

@@ -10,24 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from dra_driver.cdi import CdiError, ContainerEdits, Mount, validate_claim_uid
+from dra_driver.cdi import ContainerEdits, Mount
 from dra_driver.interception.hami_core import InterceptionResult
-from dra_driver.interception.limits import DeviceLimit, cuda_order
-from dra_driver.interception.settings import HamiCoreOptions, InterceptionError
+from dra_driver.interception.limits import DeviceLimit
+from dra_driver.interception.settings import HamiCoreOptions
 
 READ_ONLY = ("ro", "nosuid", "nodev", "bind")
 READ_WRITE = ("rw", "nosuid", "nodev", "bind")
-
-
-def ordered_limits(claim_uid: str, limits: Sequence[DeviceLimit]) -> list[DeviceLimit]:
-    """The claim's devices in PCI order, shares of one card merged; ``InterceptionError`` if none."""
-    try:
-        validate_claim_uid(claim_uid)
-    except CdiError as exc:
-        raise InterceptionError(str(exc)) from exc
-    if not limits:
-        raise InterceptionError(f"claim {claim_uid} has no devices to prepare")
-    return cuda_order(limits)
 
 
 def needs_limits(ordered: Sequence[DeviceLimit], options: HamiCoreOptions) -> bool:

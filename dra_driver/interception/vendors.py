@@ -26,9 +26,9 @@ from collections.abc import Sequence
 from dra_driver.interception.ascend import build_ascend_edits
 from dra_driver.interception.hami_core import InterceptionResult, build_hami_core_edits
 from dra_driver.interception.hygon import build_hygon_edits
-from dra_driver.interception.limits import DeviceLimit
+from dra_driver.interception.limits import DeviceLimit, ordered_limits
 from dra_driver.interception.settings import HamiCoreOptions, InterceptionError, InterceptionSettings
-from dra_driver.interception.vendor_base import env_result, needs_limits, ordered_limits
+from dra_driver.interception.vendor_base import env_result, needs_limits
 
 SMLU_MEMORY_UNIT_MIB = 256
 FULL_CORES = 100
