@@ -93,8 +93,10 @@ class FakeKubelet:
         self._changed = threading.Condition(self._lock)
         self._plugins: dict[str, _Registered] = {}
         self._rejections: dict[Path, str] = {}
-        # socket path -> (st_dev, st_ino, st_ctime_ns): a re-created socket often reuses the inode
-        # number (tmpfs), so the change time is what tells the kubelet's "create" event apart.
+        # socket path -> (st_dev, st_ino, st_mtime_ns): a re-created socket often reuses the inode
+        # number (tmpfs), so its creation (modification) time tells the kubelet's "create" event
+        # apart. Not the change time: a chmod of the live socket changes that, and the kubelet
+        # does not re-register a plugin for a permission change.
         self._seen: dict[Path, tuple[int, int, int]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -206,7 +208,7 @@ class FakeKubelet:
                 except FileNotFoundError:
                     continue
                 if stat.S_ISSOCK(info.st_mode):
-                    current[Path(entry.path)] = (info.st_dev, info.st_ino, info.st_ctime_ns)
+                    current[Path(entry.path)] = (info.st_dev, info.st_ino, info.st_mtime_ns)
         for path in [path for path in self._seen if current.get(path) != self._seen[path]]:
             del self._seen[path]
             self._deregister(path)
