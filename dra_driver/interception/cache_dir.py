@@ -82,7 +82,14 @@ def remove_claim_cache_dir(settings: InterceptionSettings, claim_uid: str) -> bo
 
     A symlink in its place is removed itself, never followed.
     """
-    path = claim_cache_dir(settings, claim_uid)
+    return remove_tree(claim_cache_dir(settings, claim_uid))
+
+
+def remove_tree(path: Path) -> bool:
+    """Delete a per-claim directory and its contents; False if there was none.
+
+    A symlink (or any non-directory) in its place is removed itself, never followed.
+    """
     try:
         info = os.lstat(path)
     except FileNotFoundError:

@@ -7,12 +7,10 @@ claim UID, so nothing outside ``vdev_dir`` is ever removed, and symlinks are nev
 
 from __future__ import annotations
 
-import os
-import shutil
-import stat
 from pathlib import Path
 
 from dra_driver.cdi import CdiError, validate_claim_uid
+from dra_driver.interception.cache_dir import remove_tree
 from dra_driver.interception.settings import InterceptionError, InterceptionSettings
 
 
@@ -27,13 +25,4 @@ def claim_vdev_dir(settings: InterceptionSettings, claim_uid: str) -> Path:
 
 def remove_claim_vdev_dir(settings: InterceptionSettings, claim_uid: str) -> bool:
     """Delete the claim's vDCU directory and its files; False if there was none."""
-    path = claim_vdev_dir(settings, claim_uid)
-    try:
-        info = os.lstat(path)
-    except FileNotFoundError:
-        return False
-    if stat.S_ISDIR(info.st_mode):
-        shutil.rmtree(path)
-    else:
-        path.unlink()
-    return True
+    return remove_tree(claim_vdev_dir(settings, claim_uid))
