@@ -3,8 +3,10 @@
 Owns: the threads around a ``SlicePublisher`` — one that watches this node's slices of this driver
 and one that syncs. A watch event that is not the echo of our own write (someone deleted or edited
 a slice, or the kubelet wiped them at its start) marks the state dirty; the sync thread then
-repairs it after a short debounce. Failed syncs are retried with jittered backoff; a periodic
-resync is the safety net for anything the watch missed.
+repairs it after a short debounce. Every (re-)list of the watch also marks the state dirty: a
+slice deleted before the watch's first list, or while no watch was open and before anything was
+cached, produces no event, so only a comparison after the list can see it. Failed syncs are
+retried with jittered backoff; a periodic resync is the safety net for anything the watch missed.
 
 It must never build slices or decide generations itself: that is the publisher's job.
 """
@@ -104,6 +106,7 @@ class SliceController:
                     self._publisher.client.resource_slices,
                     field_selector=self._publisher.field_selector,
                     stop=self._stop,
+                    on_list=self._dirty.set,  # after every (re-)list: compare, whatever the diff said
                 ):
                     meta = event.object.metadata
                     rv = meta.resource_version if meta is not None else None

@@ -97,8 +97,15 @@ def watch(
     field_selector: str | None = None,
     label_selector: str | None = None,
     timeout_seconds: int = 300,
+    on_list: Callable[[], None] | None = None,
 ) -> Generator[WatchEvent[T], None, None]:
     """Yield ADDED for every listed object, then every change, until ``stop`` is set.
+
+    ``on_list`` is called (in the consumer's thread) after every list, the first and each re-list
+    after 410, once its difference against the cache was yielded. A list is the point where the
+    watcher's view may jump: an object that was created *and* deleted before the first list, or
+    while no watch was open, yields no event at all, so a caller that compares its own desired
+    state against the server must do so after every list, not only on events.
 
     ``namespace`` applies to namespaced kinds (None = all namespaces). ``timeout_seconds`` is the
     server-side lifetime of one watch request; the loop simply re-watches when it ends. Errors the
@@ -116,6 +123,8 @@ def watch(
                 yield from _relist_events(cache, listed.items, kind)
                 resource_version = listed.resource_version
                 failures = 0
+                if on_list is not None:
+                    on_list()
             for event_type, obj, new_rv in _stream(
                 resource,
                 namespace=namespace,

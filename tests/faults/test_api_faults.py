@@ -10,15 +10,19 @@ the controller and the preparer meet the faults.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from dra_driver.controller import loop
 from dra_driver.devcluster import DevCluster, FaultRule
 from dra_driver.devcluster.store import Store
 from dra_driver.kube import RetryPolicy
+from dra_driver.kube import watch as kube_watch
 from dra_driver.prepare import PrepareError
 from tests.faults.support import (
     KUBELET_DEADLINE_S,
@@ -160,6 +164,35 @@ def test_slice_controller_converges_after_losing_its_watch(
     lose_a_card(node)
     assert wait_for(node.converged, CONVERGE_S), (node.controller.last_error, snapshot(node.cluster))
     assert {spec["pool"]["generation"] for spec in snapshot(node.cluster).values()} == {2}
+
+
+def test_a_slice_deleted_before_the_watchs_first_list_is_repaired(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race behind issue 18 item 8: the first sync creates the slice, someone deletes it, and
+    only then does the watch list. The list shows nothing and its difference against an empty cache
+    is empty, so no event ever says "deleted"; the controller must compare after the list anyway.
+    The watch is held back by a gate (the race made deterministic); resync is 60 s."""
+    gate = threading.Event()
+
+    def gated_watch(resource: Any, **options: Any) -> Iterator[Any]:
+        assert gate.wait(CONVERGE_S), "the test never opened the gate"
+        yield from kube_watch(resource, **options)
+
+    monkeypatch.setattr(loop, "watch", gated_watch)
+    with DevCluster(bookmark_interval_s=0.2) as cluster:
+        started = start_fault_node(cluster, tmp_path)
+        try:
+            (victim,) = snapshot(cluster)
+            started.kube.resource_slices.delete(victim)
+            assert snapshot(cluster) == {}
+            gate.set()
+            assert wait_for(started.converged, CONVERGE_S), (started.controller.last_error, snapshot(cluster))
+            assert victim in snapshot(cluster)
+        finally:
+            gate.set()
+            started.controller.stop()
+            started.kube.close()
 
 
 TRANSIENT_CLAIM_FAULTS = {
