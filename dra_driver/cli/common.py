@@ -17,12 +17,25 @@ from pydantic import ValidationError
 
 from dra_driver.devices import AcceleratorDevice, BackendError, make_backend
 from dra_driver.devices.registry import BACKENDS, DRIVER_FOR_BACKEND, TOOL_BACKENDS
+from dra_driver.kube import KubeClient, KubeConfigError
 from dra_driver.kube.features import DEFAULT_VERSION, KubeVersion
 from dra_driver.slices import SharingMode, SliceOptions
 
 
 class CommandError(Exception):
     """A command cannot go on; the message says why and is printed as ``hdra: <message>``."""
+
+
+def open_client(kubeconfig: Path | None) -> KubeClient:
+    """The API client of every command that talks to a cluster.
+
+    Any kubeconfig problem (missing, unreadable, not YAML, no usable context) is the same one-line
+    ``hdra: kubeconfig ...`` error in every command.
+    """
+    try:
+        return KubeClient.from_kubeconfig(kubeconfig)
+    except KubeConfigError as exc:
+        raise CommandError(str(exc)) from None
 
 
 def add_device_flags(parser: argparse.ArgumentParser) -> None:

@@ -16,11 +16,10 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from dra_driver.cli.common import CommandError
+from dra_driver.cli.common import CommandError, open_client
 from dra_driver.controller.extender import ExtenderServer, NodeUsageCache
 from dra_driver.controller.metrics import controller_registry
 from dra_driver.controller.node_scores import NODE_POLICIES, NodePolicy
-from dra_driver.kube import KubeClient, KubeError
 
 log = logging.getLogger("hdra.controller")
 
@@ -62,10 +61,7 @@ def run(args: argparse.Namespace) -> int:
     if args.cache_seconds < 0:
         raise CommandError(f"--cache-seconds {args.cache_seconds} must not be negative")
     policy: NodePolicy = args.policy
-    try:
-        client = KubeClient.from_kubeconfig(args.kubeconfig)
-    except (KubeError, OSError, ValueError) as exc:
-        raise CommandError(f"cannot load Kubernetes client configuration: {exc}") from exc
+    client = open_client(args.kubeconfig)
     cache = NodeUsageCache(client, drivers=args.driver, ttl_seconds=args.cache_seconds)
     server = ExtenderServer(
         cache, policy=policy, host=args.host, port=args.port, metrics=controller_registry(client, args.driver)

@@ -31,6 +31,7 @@ from dra_driver.cli.common import (
     discover_devices,
     driver_name,
     node_name,
+    open_client,
     sharing_mode,
     slice_options,
 )
@@ -41,7 +42,7 @@ from dra_driver.controller.policy_tracker import CardPolicyTracker
 from dra_driver.devices import AcceleratorDevice, BackendError
 from dra_driver.devices.registry import DRIVER_FOR_BACKEND
 from dra_driver.interception import InterceptionSettings
-from dra_driver.kube import KubeClient, KubeError
+from dra_driver.kube import KubeClient
 from dra_driver.kube.client import node_reference
 from dra_driver.plugin import PluginServer, SocketPathError
 from dra_driver.plugin.metrics import InstrumentedPreparer, MetricsServer, node_registry
@@ -157,10 +158,7 @@ def run(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise CommandError(f"health settings: {exc}") from exc
-    try:
-        client = KubeClient.from_kubeconfig(args.kubeconfig)
-    except (KubeError, OSError, ValueError) as exc:
-        raise CommandError(f"cannot load Kubernetes client configuration: {exc}") from exc
+    client = open_client(args.kubeconfig)
 
     def ordered() -> list[AcceleratorDevice]:
         return tracker.cards()  # the card-level policy's order (binpack/spread), index order for none

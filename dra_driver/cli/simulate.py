@@ -21,8 +21,8 @@ from typing import Any
 
 from kubernetes.client import CoreV1Api
 
-from dra_driver.cli.common import CommandError, format_table
-from dra_driver.kube import KubeClient, KubeConfigError, KubeError
+from dra_driver.cli.common import CommandError, format_table, open_client
+from dra_driver.kube import KubeError
 from dra_driver.kube.quantity import MIB, parse_quantity
 from dra_driver.sim import ClusterState, Pending, Placement, Policy, SimError
 from dra_driver.sim.documents import Objects, by_kind, load_objects
@@ -76,8 +76,9 @@ def read_cluster(kubeconfig: Path) -> Objects:
     def dump(items: Sequence[Any]) -> list[dict[str, Any]]:
         return [item.model_dump(by_alias=True, exclude_none=True, mode="json") for item in items]
 
+    client = open_client(kubeconfig)
     try:
-        with KubeClient.from_kubeconfig(kubeconfig) as client:
+        with client:
             found = Objects(
                 slices=dump(client.resource_slices.list().items),
                 classes=dump(client.device_classes.list().items),
@@ -87,7 +88,7 @@ def read_cluster(kubeconfig: Path) -> Objects:
                 meta = namespace.metadata
                 if meta is not None and meta.name:
                     found.namespaces[meta.name] = dict(meta.labels or {})
-    except (KubeConfigError, KubeError, OSError) as exc:
+    except (KubeError, OSError) as exc:
         raise CommandError(f"--kubeconfig {kubeconfig}: {exc}") from exc
     return found
 

@@ -22,7 +22,7 @@ from typing import TextIO
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from dra_driver.cli.common import CommandError, format_table
+from dra_driver.cli.common import CommandError, format_table, open_client
 from dra_driver.controller.metrics import ClusterAllocation, list_allocation
 from dra_driver.kube import KubeClient, KubeError
 from dra_driver.kube.quantity import MIB
@@ -156,10 +156,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     stream = out if out is not None else sys.stdout
     if args.interval <= 0:
         raise CommandError(f"--interval {args.interval} must be positive")
-    try:
-        client = KubeClient.from_kubeconfig(args.kubeconfig)
-    except (KubeError, OSError, ValueError) as exc:
-        raise CommandError(f"cannot load Kubernetes client configuration: {exc}") from exc
+    client = open_client(args.kubeconfig)
     try:
         if args.once:
             stream.write(frame(client, args.driver, args.metrics_url))

@@ -21,6 +21,7 @@ from .errors import (
     translate,
 )
 from .kinds import KindSpec, ObjectList
+from .messages import one_line
 from .resources import ClusterResource, NamespacedResource, NamespacedStatusResource, Resource
 from .retry import RetryPolicy
 from .watch import WatchEvent, watch
@@ -49,6 +50,7 @@ __all__ = [
     "Unavailable",
     "WatchEvent",
     "node_reference",
+    "one_line",
     "translate",
     "watch",
 ]

@@ -16,6 +16,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
+import yaml
 from kubernetes import config as kube_config
 from kubernetes.client import (
     ApiClient,
@@ -38,6 +39,7 @@ from .kinds import (
     RESOURCE_CLAIM_TEMPLATE,
     RESOURCE_SLICE,
 )
+from .messages import one_line
 from .resources import ClusterResource, NamespacedResource, NamespacedStatusResource
 from .retry import RetryPolicy
 
@@ -54,12 +56,39 @@ def node_reference(name: str) -> V1ObjectReference:
     return V1ObjectReference(api_version="v1", kind="Node", name=name, uid=name)
 
 
+# What loading a kubeconfig can raise: the client's own ConfigException, unreadable files, YAML that
+# does not parse, and (from the client's merging code) the wrong shapes where a mapping is expected.
+_CONFIG_ERRORS: tuple[type[BaseException], ...] = (
+    kube_config.ConfigException,
+    OSError,
+    ValueError,
+    yaml.YAMLError,
+    TypeError,
+    AttributeError,
+    KeyError,
+)
+
+
+def _read_kubeconfig(path: Path) -> None:
+    """Refuse a file that is missing, unreadable, not YAML, or not a mapping, before the client reads it."""
+    if not path.is_file():
+        raise KubeConfigError(f"kubeconfig {path} does not exist or is not a file")
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise KubeConfigError(f"kubeconfig {path} is not readable YAML: {one_line(exc)}") from None
+    if not isinstance(document, dict):
+        raise KubeConfigError(f"kubeconfig {path} is not a kubeconfig: expected a mapping at the top")
+
+
 def _load_configuration(path: Path | None, context: str | None) -> Configuration:
-    """A kubeconfig file when given; else the in-cluster service account; else ~/.kube/config."""
+    """A kubeconfig file when given; else the in-cluster service account; else ~/.kube/config.
+
+    Every failure is a one-line KubeConfigError naming the file.
+    """
     configuration = Configuration()
     if path is not None:
-        if not path.is_file():
-            raise KubeConfigError(f"kubeconfig {path} does not exist or is not a file")
+        _read_kubeconfig(path)
         try:
             kube_config.load_kube_config(  # type: ignore[no-untyped-call]
                 config_file=str(path),
@@ -67,15 +96,17 @@ def _load_configuration(path: Path | None, context: str | None) -> Configuration
                 client_configuration=configuration,
                 persist_config=False,
             )
-        except (kube_config.ConfigException, OSError, ValueError) as exc:
-            raise KubeConfigError(f"cannot load kubeconfig {path} (context {context!r}): {exc}") from exc
+        except _CONFIG_ERRORS as exc:
+            raise KubeConfigError(
+                f"kubeconfig {path} is not usable (context {context!r}): {one_line(exc)}"
+            ) from None
         return configuration
     problems: list[str] = []
     if context is None:
         try:
             kube_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
         except kube_config.ConfigException as exc:
-            problems.append(f"in-cluster config: {exc}")
+            problems.append(f"in-cluster config: {one_line(exc)}")
         else:
             return configuration
     # Read at call time (the client reads $KUBECONFIG once, at import); it may list several files.
@@ -87,9 +118,9 @@ def _load_configuration(path: Path | None, context: str | None) -> Configuration
             client_configuration=configuration,
             persist_config=False,
         )
-    except (kube_config.ConfigException, OSError, ValueError) as exc:
-        problems.append(f"kubeconfig {default} (context {context!r}): {exc}")
-        raise KubeConfigError("no usable cluster configuration: " + "; ".join(problems)) from exc
+    except _CONFIG_ERRORS as exc:
+        problems.append(f"kubeconfig {default} (context {context!r}): {one_line(exc)}")
+        raise KubeConfigError("no usable cluster configuration: " + "; ".join(problems)) from None
     return configuration
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from dra_driver.kube.messages import one_line
 from dra_driver.sim.errors import AllocationError
 
 
@@ -25,13 +26,15 @@ def load_objects(path: Path) -> list[dict[str, Any]]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise AllocationError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise AllocationError(f"{path} is not UTF-8 text: {one_line(exc)}") from None
     try:
         documents = list(yaml.safe_load_all(text))
     except yaml.YAMLError as exc:
         try:
             documents = [json.loads(text)]
         except json.JSONDecodeError:
-            raise AllocationError(f"{path} is neither YAML nor JSON: {exc}") from None
+            raise AllocationError(f"{path} is neither YAML nor JSON: {one_line(exc)}") from None
     objects: list[dict[str, Any]] = []
     for index, document in enumerate(documents):
         objects.extend(_flatten(document, f"{path} document {index + 1}"))
