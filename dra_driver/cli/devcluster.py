@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from dra_driver.cli.common import CommandError
-from dra_driver.devcluster.command import serve
+from dra_driver.devcluster.command import ServeError, serve
 from dra_driver.kube.features import DEFAULT_VERSION, KubeVersion, parse_feature_gates
 
 
@@ -31,5 +31,13 @@ def run(args: argparse.Namespace) -> int:
         gates = parse_feature_gates(args.feature_gates, version)
     except ValueError as exc:
         raise CommandError(f"--feature-gates: {exc}") from exc
+    if not 0 <= args.port <= 65535:
+        raise CommandError(f"--port: {args.port} is not a TCP port (0-65535)")
     nodes = [n.strip() for n in args.nodes.split(",") if n.strip()]
-    return serve(args.kubeconfig, args.port, version, gates, nodes)
+    twice = sorted({n for n in nodes if nodes.count(n) > 1})
+    if twice:
+        raise CommandError(f"--nodes: {', '.join(twice)} listed more than once")
+    try:
+        return serve(args.kubeconfig, args.port, version, gates, nodes)
+    except ServeError as exc:
+        raise CommandError(str(exc)) from None

@@ -7,6 +7,7 @@ the test, which is exactly the traceback a user would have seen.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -101,3 +102,31 @@ def test_explain_names_a_binary_claim_file(tmp_path: Path, capsys: pytest.Captur
     slices.write_text(yaml.safe_dump_all(mock_slices("n1", "a100x4")))
     line = _one_line_error(["explain", "--slices", str(slices), "--claim", str(bad)], capsys)
     assert f"{bad} is not UTF-8 text" in line
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (["--port", "99999"], "--port: 99999 is not a TCP port (0-65535)"),
+        (["--port", "-1"], "--port: -1 is not a TCP port (0-65535)"),
+        (["--nodes", "Bad_Node"], "node 'Bad_Node': Node \"Bad_Node\" is invalid: metadata.name"),
+        (["--nodes", "a,b,a"], "--nodes: a listed more than once"),
+        (["--kubeconfig", "/"], "cannot write the kubeconfig /: Is a directory: /"),
+    ],
+)
+def test_devcluster_refuses_bad_flags_in_one_line(
+    flags: list[str], expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    line = _one_line_error(["devcluster", "--kubeconfig", str(tmp_path / "kc"), *flags], capsys)
+    assert line == f"hdra: {expected}" or line.startswith(f"hdra: {expected}"), line
+
+
+def test_devcluster_names_a_port_in_use(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        argv = ["devcluster", "--kubeconfig", str(tmp_path / "kc"), "--port", str(port)]
+        line = _one_line_error(argv, capsys)
+    assert line == f"hdra: cannot listen on 127.0.0.1:{port}: Address already in use"
+    assert not (tmp_path / "kc").exists()
