@@ -20,6 +20,7 @@ from dra_driver.cli.demo_workloads import Workload
 from dra_driver.kube import AlreadyExists, Invalid, KubeClient
 from dra_driver.kube.quantity import MIB, parse_quantity
 from dra_driver.prepare import ClaimRef
+from dra_driver.rules import CORES, MEMORY
 from dra_driver.sim import AllocationError, CardUse, ClusterState, Pending, Placement, Policy, reserve
 
 NAMESPACE = "default"
@@ -186,8 +187,8 @@ def _claim_view(node: DemoNode, placement: Placement, ref: ClaimRef) -> ClaimVie
                 pool=result["pool"],
                 device=result["device"],
                 share_id=result.get("shareID", ""),
-                memory_mib=int(parse_quantity(consumed.get("memory", "0")) // MIB),
-                cores_percent=int(parse_quantity(consumed.get("cores", "0"))),
+                memory_mib=int(parse_quantity(consumed.get(MEMORY, "0")) // MIB),
+                cores_percent=int(parse_quantity(consumed.get(CORES, "0"))),
             )
         )
     view.env = _container_env(node, ref.uid)

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from dra_driver.rules import CORES, MEMORY
+
 
 @dataclass(frozen=True)
 class Workload:
@@ -40,9 +42,9 @@ def _request(
     exactly: dict[str, Any] = {"deviceClassName": driver, "allocationMode": "ExactCount", "count": count}
     requests: dict[str, str] = {}
     if memory is not None:
-        requests["memory"] = memory
+        requests[MEMORY] = memory
     if cores is not None:
-        requests["cores"] = str(cores)
+        requests[CORES] = str(cores)
     if requests:
         exactly["capacity"] = {"requests": requests}
     if selectors:

@@ -24,6 +24,7 @@ from kubernetes.client import CoreV1Api
 from dra_driver.cli.common import CommandError, format_table, open_client
 from dra_driver.kube import KubeError
 from dra_driver.kube.quantity import MIB, parse_quantity
+from dra_driver.rules import CAPACITY_NAMES
 from dra_driver.sim import ClusterState, Pending, Placement, Policy, SimError
 from dra_driver.sim.documents import Objects, by_kind, load_objects
 from dra_driver.sim.placement import claim_key
@@ -143,7 +144,7 @@ def _amounts(state: ClusterState, result: Mapping[str, Any]) -> tuple[str, str]:
     consumed = result.get("consumedCapacity") or {}
     device = state.inventory.device((result["driver"], result["pool"], result["device"]))
     values = []
-    for name in ("memory", "cores"):
+    for name in CAPACITY_NAMES:
         text = consumed.get(name)
         if text is None and device is not None:
             capacity = device.capacity.get(name)

@@ -33,9 +33,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from dra_driver.kube.quantity import parse_quantity
+from dra_driver.rules import CORES, MEMORY
 
-MEMORY = "memory"
-CORES = "cores"
 PARENT_UUID = "parentUUID"
 UUID = "uuid"
 

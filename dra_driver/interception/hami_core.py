@@ -21,12 +21,12 @@ from dra_driver.interception.settings import (
     CONTAINER_LIBRARY_PATH,
     CONTAINER_LOCK_DIR,
     CONTAINER_PRELOAD_PATH,
-    CUDA_TASK_PRIORITY,
     SHARED_CACHE_FILE,
     HamiCoreOptions,
     InterceptionError,
     InterceptionSettings,
 )
+from dra_driver.rules import Priority
 
 READ_ONLY = ("ro", "nosuid", "nodev", "bind")
 READ_WRITE = ("rw", "nosuid", "nodev", "bind")
@@ -84,7 +84,7 @@ def _hami_env(
     if options.core_policy is not None:
         env["GPU_CORE_UTILIZATION_POLICY"] = options.core_policy
     if options.priority is not None:
-        env["CUDA_TASK_PRIORITY"] = str(CUDA_TASK_PRIORITY[options.priority])
+        env["CUDA_TASK_PRIORITY"] = str(Priority(options.priority).cuda_task_priority)
     if options.log_level is not None:
         env["LIBCUDA_LOG_LEVEL"] = str(options.log_level)
     return env

@@ -20,10 +20,10 @@ from dra_driver.interception.limits import DeviceLimit, ordered_limits
 from dra_driver.interception.settings import HamiCoreOptions, InterceptionError, InterceptionSettings
 from dra_driver.interception.vdev import claim_vdev_dir
 from dra_driver.interception.vendor_base import READ_ONLY, bind, env_result, needs_limits
+from dra_driver.rules import FULL_CORES
 
 CONTAINER_VDEV_DIR = "/etc/vdev/docker"
 MAX_CUS = 64
-FULL_CORES = 100
 
 
 def cu_count(limit: DeviceLimit) -> int:

@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from dra_driver.cdi import CdiError, validate_claim_uid
 from dra_driver.devices import AcceleratorDevice
 from dra_driver.interception.settings import InterceptionError
-
-FULL_CORES = 100
+from dra_driver.rules import FULL_CORES, cores_unlimited, memory_unlimited
 
 # "0000:17:00.0" (sysfs) or "00000000:17:00.0" (NVML); the domain may be absent ("17:00.0").
 _PCI_BUS_ID = re.compile(
@@ -70,15 +69,15 @@ class DeviceLimit:
 
     @property
     def memory_limited(self) -> bool:
-        return self.memory_mib is not None and self.memory_mib < self.device.memory_mib
+        return not memory_unlimited(self.memory_mib, self.device.memory_mib)
 
     @property
     def cores_limited(self) -> bool:
-        return self.cores_percent is not None and 0 < self.cores_percent < FULL_CORES
+        return not cores_unlimited(self.cores_percent)
 
     @property
     def is_whole_card(self) -> bool:
-        """True when nothing is limited: the container may use all memory and all cores."""
+        """True when nothing is limited (``dra_driver.rules.capacity``): all memory and all cores."""
         return not (self.memory_limited or self.cores_limited)
 
     @property

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from dra_driver.rules import Priority
+
 Visibility = Literal["cdi", "env"]
 
 # Where HAMi-core lives inside the container: the library reopens itself from this path, and
@@ -34,12 +36,9 @@ HOST_PRELOAD_NAME = "ld.so.preload"
 CLAIMS_SUBDIR = "claims"
 
 CORE_POLICIES = ("default", "force", "disable")
-PRIORITIES = ("high", "low")
+PRIORITIES = tuple(p.value for p in Priority)
 ENFORCEMENTS = ("auto", "none")
 MAX_LOG_LEVEL = 4
-
-# HAMi's convention (hami.md §2.6): a lower CUDA_TASK_PRIORITY is a higher priority; 0 high, 1 low.
-CUDA_TASK_PRIORITY = {"high": 0, "low": 1}
 
 
 class InterceptionError(ValueError):

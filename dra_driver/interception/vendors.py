@@ -29,9 +29,9 @@ from dra_driver.interception.hygon import build_hygon_edits
 from dra_driver.interception.limits import DeviceLimit, ordered_limits
 from dra_driver.interception.settings import HamiCoreOptions, InterceptionError, InterceptionSettings
 from dra_driver.interception.vendor_base import env_result, needs_limits
+from dra_driver.rules import FULL_CORES
 
 SMLU_MEMORY_UNIT_MIB = 256
-FULL_CORES = 100
 VENDORS = ("nvidia", "ascend", "cambricon", "hygon", "amd")
 
 

@@ -6,10 +6,12 @@ A bottom-layer package: it must never import anything else of hdra except ``dra_
 The JSON schema export lives in ``dra_driver.parameters.schema`` (run it with ``python -m``).
 """
 
+from dra_driver.rules import Priority
+
 from .decode import MAX_PARAMETERS_BYTES, decode_config
 from .drivers import HDRA_DRIVERS, is_hdra_driver, vendor_of
 from .errors import ParameterError
-from .model import API_VERSION, DEFAULT_CONFIG, KIND, AcceleratorConfig, CorePolicy, Enforcement, Priority
+from .model import API_VERSION, DEFAULT_CONFIG, KIND, AcceleratorConfig, CorePolicy, Enforcement
 from .resolve import OpaqueConfigEntry, resolve_request_configs
 from .vendors import (
     ASCEND_VNPU_TEMPLATES,

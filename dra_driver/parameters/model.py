@@ -19,6 +19,8 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
+from dra_driver.rules import Priority
+
 from .vendors import VENDOR_SECTIONS, AscendExtras
 
 API_VERSION: Final = "hdra.io/v1alpha1"
@@ -32,18 +34,6 @@ class CorePolicy(StrEnum):
     DEFAULT = "default"
     FORCE = "force"
     DISABLE = "disable"
-
-
-class Priority(StrEnum):
-    """Task priority on a shared card: a "high" task's kernels hold back "low" ones."""
-
-    HIGH = "high"
-    LOW = "low"
-
-    @property
-    def cuda_task_priority(self) -> int:
-        """The ``CUDA_TASK_PRIORITY`` value: lower is higher priority (HAMi: 0 high, 1 low)."""
-        return 0 if self is Priority.HIGH else 1
 
 
 class Enforcement(StrEnum):

@@ -41,11 +41,11 @@ from dra_driver.interception.shared_region import SharedRegionError, read_shared
 from dra_driver.kube.quantity import MIB
 from dra_driver.prepare import DeviceCatalog, PreparerSettings
 from dra_driver.prepare.api import ClaimPreparer, ClaimRef, PreparedDevice
+from dra_driver.rules import CORES, FULL_CORES, MEMORY
 
 log = logging.getLogger("hdra.metrics")
 
 OPERATIONS = ("prepare", "unprepare")
-FULL_CORES = 100
 
 
 class PluginMetrics:
@@ -133,8 +133,8 @@ def _claim_allocation(entry: CheckpointEntry, catalog: DeviceCatalog) -> dict[st
         card = catalog_entry.card
         cards[card.uuid] = card
         shares[card.uuid] = shares.get(card.uuid, 0) + 1
-        memory = catalog_entry.capacity.get("memory", card.memory_bytes)
-        cores = catalog_entry.capacity.get("cores", FULL_CORES)
+        memory = catalog_entry.capacity.get(MEMORY, card.memory_bytes)
+        cores = catalog_entry.capacity.get(CORES, FULL_CORES)
         if catalog_entry.multiple_allocations:
             shared.add(card.uuid)
         old = fixed.get(card.uuid, (0, 0))

@@ -18,6 +18,7 @@ from kubernetes.client import V1ResourceSlice
 
 from dra_driver.devices import AcceleratorDevice
 from dra_driver.kube.quantity import parse_quantity
+from dra_driver.rules import CORES, MEMORY, is_whole_card
 from dra_driver.slices import VNPU_TEMPLATE
 
 
@@ -34,13 +35,10 @@ class CatalogEntry:
 
     @property
     def is_whole_card(self) -> bool:
-        """True when the device is the entire card (exclusive or the partitions-mode parent)."""
-        memory = self.capacity.get("memory")
-        cores = self.capacity.get("cores")
-        return (
-            not self.multiple_allocations
-            and (memory is None or memory >= self.card.memory_bytes)
-            and cores in (None, 100)
+        """True when the device is the entire card (exclusive or the partitions-mode parent): not
+        shared, and its published capacity is a whole card by the one rule (``rules.capacity``)."""
+        return not self.multiple_allocations and is_whole_card(
+            self.capacity.get(MEMORY), self.capacity.get(CORES), self.card.memory_bytes
         )
 
 

@@ -10,7 +10,6 @@ It must never write anything (files, checkpoint, API): a refused claim leaves no
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 
 from kubernetes.client import ResourceV1ResourceClaim, V1DeviceRequestAllocationResult
@@ -19,6 +18,7 @@ from dra_driver.kube import KubeClient, KubeError, NotFound
 from dra_driver.parameters import OpaqueConfigEntry
 from dra_driver.parameters.resolve import SOURCES
 from dra_driver.prepare.api import ClaimRef, PrepareError
+from dra_driver.rules import claim_uid_problem
 
 
 @dataclass(frozen=True)
@@ -31,13 +31,10 @@ class AllocatedClaim:
 
 
 def check_claim_uid(claim: ClaimRef) -> None:
-    """The UID names files on disk: it must be a canonical UUID, nothing else."""
-    try:
-        parsed = uuid.UUID(claim.uid)
-    except (ValueError, AttributeError, TypeError):
-        raise PrepareError(f"claim {claim.namespace}/{claim.name}: uid {claim.uid!r} is not a UUID") from None
-    if str(parsed) != claim.uid.lower():
-        raise PrepareError(f"claim {claim.namespace}/{claim.name}: uid {claim.uid!r} is not a canonical UUID")
+    """The UID names files on disk: the one claim UID rule (``dra_driver.rules.uids``) applies."""
+    problem = claim_uid_problem(claim.uid)
+    if problem is not None:
+        raise PrepareError(f"claim {claim.namespace}/{claim.name}: uid {problem}")
 
 
 def read_allocated_claim(

@@ -20,6 +20,7 @@ from kubernetes.client import V1DeviceRequestAllocationResult
 from dra_driver.kube.quantity import MIB, parse_quantity
 from dra_driver.prepare.api import ClaimRef, PrepareError
 from dra_driver.prepare.catalog import CatalogEntry, DeviceCatalog
+from dra_driver.rules import CORES, FULL_CORES, MEMORY, cores_unlimited, memory_unlimited
 
 
 @dataclass(frozen=True)
@@ -55,29 +56,29 @@ def _limits(
     card_memory = entry.card.memory_bytes
     if entry.multiple_allocations:
         consumed = result.consumed_capacity
-        if not consumed or "memory" not in consumed:
+        if not consumed or MEMORY not in consumed:
             raise PrepareError(
                 f"claim {claim}: the allocation of shared device {result.device} has no consumedCapacity "
                 "for memory; the scheduler must run with the DRAConsumableCapacity feature gate"
             )
-        memory = _amount(claim, result, "memory", consumed["memory"])
-        cores = _amount(claim, result, "cores", consumed.get("cores", "0"))
+        memory = _amount(claim, result, MEMORY, consumed[MEMORY])
+        cores = _amount(claim, result, CORES, consumed.get(CORES, "0"))
     elif entry.is_whole_card:
         return AllocatedDevice(result, entry, None, None)
     else:
-        memory = entry.capacity.get("memory", card_memory)
-        cores = entry.capacity.get("cores", 100)
+        memory = entry.capacity.get(MEMORY, card_memory)
+        cores = entry.capacity.get(CORES, FULL_CORES)
     if memory > card_memory:
         raise PrepareError(
             f"claim {claim}: device {result.device} was allocated {memory} bytes of memory, more than the "
             f"card's {card_memory}"
         )
-    if not 0 <= cores <= 100:
+    if not 0 <= cores <= FULL_CORES:
         raise PrepareError(
             f"claim {claim}: device {result.device} was allocated {cores}% cores, outside 0..100"
         )
-    memory_mib = None if memory >= card_memory else max(1, memory // MIB)
-    cores_percent = None if cores in (0, 100) else cores
+    memory_mib = None if memory_unlimited(memory, card_memory) else max(1, memory // MIB)
+    cores_percent = None if cores_unlimited(cores) else cores
     return AllocatedDevice(result, entry, memory_mib, cores_percent)
 
 

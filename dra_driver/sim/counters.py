@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from dra_driver.rules import MEMORY
 from dra_driver.sim.inventory import DeviceEntry, Pool
 from dra_driver.sim.quantities import format_quantity
 from dra_driver.sim.usage import Usage
@@ -40,7 +41,7 @@ class CounterShortage:
     total: Decimal
 
     def __str__(self) -> str:
-        binary = self.counter == "memory"
+        binary = self.counter == MEMORY
         needed, total = (
             format_quantity(self.needed, binary=binary),
             format_quantity(self.total, binary=binary),

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from dra_driver.rules import CORES, MEMORY
 from dra_driver.sim.inventory import DeviceEntry, Inventory
 from dra_driver.sim.usage import Usage
 
@@ -91,20 +92,20 @@ def card_uses(inventory: Inventory, usage: Usage, node: str) -> list[CardUse]:
             card = cards.setdefault(card_id, CardUse(node, card_id, str(product)))
             card.devices.append(device)
             for set_name, _ in device.consumes:
-                memory = pool.counter_sets.get(set_name, {}).get("memory")
+                memory = pool.counter_sets.get(set_name, {}).get(MEMORY)
                 if memory is not None:
                     counter_totals[card_id] = memory
-            memory = _capacity(device, "memory")
+            memory = _capacity(device, MEMORY)
             if not device.consumes and memory is not None:
                 card.memory_total += memory
             if device.allow_multiple and device.key in usage.shared:
-                card.memory_used += _shared(usage, device, "memory")
-                card.cores_used += _shared(usage, device, "cores")
+                card.memory_used += _shared(usage, device, MEMORY)
+                card.cores_used += _shared(usage, device, CORES)
                 card.allocations += len(usage.sharers.get(device.key, ()))
                 card.claims.update(usage.sharers.get(device.key, ()))
             elif device.key in usage.exclusive:
                 card.memory_used += memory or Decimal(0)
-                card.cores_used += _capacity(device, "cores") or Decimal(0)
+                card.cores_used += _capacity(device, CORES) or Decimal(0)
                 card.allocations += 1
                 card.claims.add(usage.exclusive[device.key])
     for card_id, total in counter_totals.items():

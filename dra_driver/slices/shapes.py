@@ -29,6 +29,7 @@ from kubernetes.client import (
 
 from dra_driver.devices import AcceleratorDevice
 from dra_driver.kube.quantity import MIB, binary_quantity
+from dra_driver.rules import CORES, FULL_CORES, MEMORY
 from dra_driver.slices.attributes import (
     PARENT_UUID,
     REPLICA,
@@ -42,10 +43,7 @@ from dra_driver.slices.modes import SharingMode
 from dra_driver.slices.options import SliceOptions
 from dra_driver.slices.vnpu import AI_CORE, AI_CPU, VNPU_TEMPLATE, VnpuPlan, vnpu_plan
 
-MEMORY = "memory"
-CORES = "cores"
 SHARES = "shares"
-FULL_CORES = 100
 
 
 @dataclass

@@ -31,11 +31,11 @@ from typing import Any
 
 from dra_driver.kube.quantity import parse_quantity
 from dra_driver.parameters import Priority
+from dra_driver.rules import FULL_CORES
 from dra_driver.webhook.errors import Denial
 from dra_driver.webhook.vendors import FAMILIES, RESOURCES, DeviceFamily, Role, known_under, owned_prefix
 
-FULL = 100
-_PRIORITIES = {0: Priority.HIGH, 1: Priority.LOW}
+FULL = FULL_CORES  # a whole card, as a percentage of its memory or its cores
 
 
 @dataclass(frozen=True)
@@ -173,9 +173,10 @@ def _ask(
     priority = None
     if Role.PRIORITY in values:
         level = values[Role.PRIORITY]
-        if level not in _PRIORITIES:
-            raise Denial(f"{where}: {family.priority} is {level}; it must be 0 (high) or 1 (low)")
-        priority = _PRIORITIES[level]
+        priority = Priority.from_hami_level(level)
+        if priority is None:
+            levels = " or ".join(f"{p.hami_level} ({p.value})" for p in Priority)
+            raise Denial(f"{where}: {family.priority} is {level}; it must be {levels}")
     if family.even_count:
         if count == 1:
             count = 2  # HAMi: a 910C superPod chip is always allocated in pairs

@@ -20,8 +20,8 @@ from dra_driver.kube import AlreadyExists, KubeClient, NotFound
 from dra_driver.kube.errors import TRANSLATABLE, translate
 from dra_driver.kube.quantity import parse_quantity
 from dra_driver.kube.retry import call_with_retry
+from dra_driver.rules import MEMORY
 from dra_driver.slices.attributes import PARENT_UUID
-from dra_driver.slices.shapes import MEMORY
 from dra_driver.webhook.selectors import Card
 
 log = logging.getLogger("hdra.webhook")

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 
 from dra_driver.kube.quantity import binary_quantity
+from dra_driver.rules import MEMORY
 from dra_driver.webhook.asks import Selection
 from dra_driver.webhook.vendors import DeviceFamily
 
@@ -74,7 +75,7 @@ def memory_size_expression(driver: str, memory_bytes: int) -> str:
     """CEL: the device's ``memory`` capacity is exactly ``memory_bytes``."""
     domain = f"device.capacity[{_q(driver)}]"
     size = _q(binary_quantity(memory_bytes))
-    return f'"memory" in {domain} && {domain}.memory.compareTo(quantity({size})) == 0'
+    return f'"{MEMORY}" in {domain} && {domain}.{MEMORY}.compareTo(quantity({size})) == 0'
 
 
 def _contains_any(product: str | None, types: tuple[str, ...]) -> bool:

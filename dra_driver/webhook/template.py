@@ -18,6 +18,7 @@ from typing import Any, Final
 
 from dra_driver.kube.quantity import MIB, binary_quantity
 from dra_driver.parameters import AcceleratorConfig
+from dra_driver.rules import CORES, MEMORY
 from dra_driver.webhook.asks import Ask
 from dra_driver.webhook.errors import Denial
 from dra_driver.webhook.selectors import Card, matches, memory_size_expression, selector_expressions
@@ -34,9 +35,9 @@ CardSource = Callable[[str], Sequence[Card]]
 def _capacity(memory_mib: int | None, cores: int | None) -> dict[str, Any]:
     requests: dict[str, str] = {}
     if memory_mib is not None:
-        requests["memory"] = f"{memory_mib}Mi"
+        requests[MEMORY] = f"{memory_mib}Mi"
     if cores:  # 0 equals the cores policy default: leave it out
-        requests["cores"] = str(cores)
+        requests[CORES] = str(cores)
     return {"capacity": {"requests": requests}} if requests else {}
 
 

@@ -24,14 +24,16 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Final
 
+from dra_driver.rules import capacity
+
 
 class Role(StrEnum):
     """What a HAMi resource of a family means."""
 
     COUNT = "count"
-    MEMORY = "memory"
+    MEMORY = capacity.MEMORY
     MEMORY_PERCENTAGE = "memory-percentage"
-    CORES = "cores"
+    CORES = capacity.CORES
     PRIORITY = "priority"
 
 

@@ -153,6 +153,7 @@ def assert_nothing_written(node: Node) -> None:
         ("unknown-device", "gpu-99"),
         ("bad-parameters", "logLevel"),
         ("not-a-uuid", "is not a UUID"),
+        ("upper-case-uid", "is not a UUID .*lowercase"),
         ("other-pool", "pool node-b"),
         ("no-consumed-capacity", "consumedCapacity"),
     ],
@@ -175,6 +176,10 @@ def test_bad_inputs_give_a_named_error_and_write_nothing(node: Node, case: str, 
         claim = ref_of(node, ClaimSpec("c", good, configs=[Config(bad)]))
     elif case == "not-a-uuid":
         claim = ClaimRef("../../etc", "default", "c")
+    elif case == "upper-case-uid":
+        # Issue 16: prepare once accepted an upper-case UID that the CDI and checkpoint layers then
+        # refused, so the claim could be prepared but never unprepared. One rule refuses it up front.
+        claim = ClaimRef(ref_of(node, ClaimSpec("c", good)).uid.upper(), "default", "c")
     elif case == "other-pool":
         claim = ref_of(
             node,
