@@ -12,8 +12,8 @@ import argparse
 from pathlib import Path
 
 from dra_driver.cli.common import CommandError
-from dra_driver.cli.simulate import build_state, gather, read_files
-from dra_driver.sim import SimError, explain_claim, render_explanation
+from dra_driver.cli.sim_inputs import build_state, gather, read_files
+from dra_driver.sim import Policy, SimError, explain_claim, render_explanation
 from dra_driver.sim.placement import claim_key
 
 
@@ -32,7 +32,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument(
         "--claims", type=Path, nargs="+", metavar="FILE", help="other claims (allocated ones hold devices)"
     )
-    parser.add_argument("--policy", choices=["binpack", "spread"], default=None, help="node and card policy")
+    parser.add_argument(
+        "--policy",
+        choices=[p.value for p in Policy],
+        default=Policy.FIRST_FIT.value,
+        help="node and card order: first-fit (default: published order, nodes by name), binpack or spread",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     parser.set_defaults(run=run)
 

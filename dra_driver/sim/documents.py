@@ -1,8 +1,9 @@
 """Reading Kubernetes objects from YAML/JSON files for the simulator's commands.
 
 Owns: ``load_objects`` (multi-document YAML, a JSON/YAML list, or a ``v1 List`` with ``items``) and
-``by_kind`` (sorting objects into slices, classes, claims and namespace labels). Objects without
-a ``kind`` are recognised by shape (``spec.pool`` → ResourceSlice, ``spec.devices`` → claim).
+``by_kind`` (sorting objects into slices, classes, claims, claim templates, workloads and namespace
+labels). Objects without a ``kind`` are recognised by shape (``spec.pool`` → ResourceSlice,
+``spec.devices`` → claim).
 This module must never talk to an API server.
 """
 
@@ -18,6 +19,7 @@ import yaml
 
 from dra_driver.kube.messages import one_line
 from dra_driver.sim.errors import AllocationError
+from dra_driver.sim.workloads import POD_OWNERS
 
 
 def load_objects(path: Path) -> list[dict[str, Any]]:
@@ -58,12 +60,15 @@ class Objects:
     slices: list[dict[str, Any]] = field(default_factory=list)
     classes: list[dict[str, Any]] = field(default_factory=list)
     claims: list[dict[str, Any]] = field(default_factory=list)
+    templates: list[dict[str, Any]] = field(default_factory=list)
+    workloads: list[dict[str, Any]] = field(default_factory=list)
     namespaces: dict[str, dict[str, str]] = field(default_factory=dict)
     other: list[str] = field(default_factory=list)
 
 
 def by_kind(objects: Iterable[Mapping[str, Any]]) -> Objects:
-    """Sort objects by kind; unknown kinds are listed in ``other`` (as ``Kind/name``)."""
+    """Sort objects by kind: Pods and the workloads of ``POD_OWNERS`` go to ``workloads`` (in order);
+    other kinds are listed in ``other`` (as ``Kind/name``) so that callers can name what they ignore."""
     found = Objects()
     for obj in objects:
         kind = obj.get("kind")
@@ -75,6 +80,10 @@ def by_kind(objects: Iterable[Mapping[str, Any]]) -> Objects:
             found.classes.append(dict(obj))
         elif kind == "ResourceClaim" or (kind is None and "devices" in spec):
             found.claims.append(dict(obj))
+        elif kind == "ResourceClaimTemplate":
+            found.templates.append(dict(obj))
+        elif kind == "Pod" or kind in POD_OWNERS:
+            found.workloads.append(dict(obj))
         elif kind == "Namespace":
             found.namespaces[str(meta.get("name"))] = dict(meta.get("labels") or {})
         else:

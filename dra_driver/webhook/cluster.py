@@ -11,7 +11,7 @@ It must never decide anything about admission.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from kubernetes.client import CoreV1Api, V1ResourceClaimTemplate
@@ -33,7 +33,7 @@ def plain(kube: KubeClient, obj: Any) -> dict[str, Any]:
     return result
 
 
-def _string(attributes: dict[str, Any], name: str) -> str | None:
+def _string(attributes: Mapping[str, Any], name: str) -> str | None:
     value = (attributes.get(name) or {}).get("string")
     return str(value) if value is not None else None
 
@@ -52,28 +52,30 @@ class SliceCards:
 
     def _read(self, driver: str) -> list[Card]:
         listed = self._kube.resource_slices.list(field_selector=f"spec.driver={driver}")
-        cards: list[Card] = []
-        for item in listed.items:
-            spec = plain(self._kube, item).get("spec") or {}
-            for device in spec.get("devices") or []:
-                attributes = device.get("attributes") or {}
-                memory = ((device.get("capacity") or {}).get(MEMORY) or {}).get("value")
-                if PARENT_UUID in attributes or memory is None:
-                    continue
-                try:
-                    size = int(parse_quantity(memory))
-                except ValueError:
-                    log.warning(
-                        "slice device %s of %s has a bad memory capacity %r",
-                        device.get("name"),
-                        driver,
-                        memory,
-                    )
-                    continue
-                cards.append(
-                    Card(driver, _string(attributes, "productName"), _string(attributes, "uuid"), size)
+        return cards_in_slices(driver, [plain(self._kube, item) for item in listed.items])
+
+
+def cards_in_slices(driver: str, slices: Iterable[Mapping[str, Any]]) -> list[Card]:
+    """The whole cards of ``driver`` among ``slices`` (API-shaped dicts); other drivers are skipped."""
+    cards: list[Card] = []
+    for slice_ in slices:
+        spec = slice_.get("spec") or {}
+        if spec.get("driver") != driver:
+            continue
+        for device in spec.get("devices") or []:
+            attributes = device.get("attributes") or {}
+            memory = ((device.get("capacity") or {}).get(MEMORY) or {}).get("value")
+            if PARENT_UUID in attributes or memory is None:
+                continue
+            try:
+                size = int(parse_quantity(memory))
+            except ValueError:
+                log.warning(
+                    "slice device %s of %s has a bad memory capacity %r", device.get("name"), driver, memory
                 )
-        return cards
+                continue
+            cards.append(Card(driver, _string(attributes, "productName"), _string(attributes, "uuid"), size))
+    return cards
 
 
 def namespace_labels(kube: KubeClient, name: str) -> dict[str, str]:

@@ -34,6 +34,7 @@ import yaml
 from dra_driver.devices import make_backend
 from dra_driver.kube.quantity import parse_quantity
 from dra_driver.sim import ClusterState, Pending, Placement
+from dra_driver.sim.workloads import POD_OWNERS, claim_from_template, expand_pods
 from dra_driver.slices import SharingMode, build_slices
 from dra_driver.webhook import Card, convert_pod
 
@@ -148,27 +149,6 @@ def _cards(slices: Sequence[Mapping[str, Any]]) -> Any:
     return cards
 
 
-def _pods(docs: Sequence[Mapping[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
-    """(pod name, pod object) for every Pod, and every replica of every Deployment, in order."""
-    pods: list[tuple[str, dict[str, Any]]] = []
-    for doc in docs:
-        if doc["kind"] == "Pod":
-            pods.append((doc["metadata"]["name"], copy.deepcopy(dict(doc))))
-        elif doc["kind"] == "Deployment":
-            template = doc["spec"]["template"]
-            for index in range(int(doc["spec"].get("replicas", 1))):
-                name = f"{doc['metadata']['name']}-{index}"
-                pod = {
-                    "apiVersion": "v1",
-                    "kind": "Pod",
-                    "metadata": {"name": name},
-                    **copy.deepcopy(template),
-                }
-                pod["metadata"] = {**template.get("metadata", {}), "name": name}
-                pods.append((name, pod))
-    return pods
-
-
 def _claim_from_spec(name: str, spec: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "apiVersion": "resource.k8s.io/v1",
@@ -190,7 +170,8 @@ def place_example(folder: Path, expected: Promise) -> Outcome:
         if d["kind"] == "ResourceClaim"
     }
     outcome = Outcome()
-    for pod_name, written in _pods(docs):
+    for written in expand_pods([d for d in docs if d["kind"] in ("Pod", *POD_OWNERS)]):
+        pod_name = written["metadata"]["name"]
         conversion = convert_pod(written, namespace=NAMESPACE, cards=_cards(slices))
         pod = conversion.pod
         generated = {claim.template_name: claim.template for claim in conversion.claims}
@@ -207,7 +188,7 @@ def place_example(folder: Path, expected: Promise) -> Outcome:
                     f"{folder}: pod {pod_name} names ResourceClaimTemplate "
                     f"{entry['resourceClaimTemplateName']!r}, which no file of the example defines"
                 )
-            pod_claims.append(_claim_from_spec(f"{pod_name}-{entry['name']}", template["spec"]["spec"]))
+            pod_claims.append(claim_from_template(pod, entry["name"], template))
         placed = state.place_pod(pod_claims, policy="binpack", pod={"metadata": {"name": pod_name}})
         if isinstance(placed, Pending):
             outcome.pods[pod_name] = ("pending",)

@@ -8,15 +8,26 @@ outcome must equal the block exactly (node and devices per pod).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
 import pytest
+import yaml
 
+from dra_driver.cli.main import main
 from dra_driver.devices import BackendError, make_backend
 from dra_driver.parameters import decode_config
-from tests.examples.support import EXAMPLES, documents, example_dirs, place_example, promise
+from tests.examples.support import (
+    EXAMPLES,
+    device_class,
+    documents,
+    example_dirs,
+    mock_slices,
+    place_example,
+    promise,
+)
 
 VERSIONS = ("1.34.0", "1.35.0", "1.36.0")
 FOLDERS = example_dirs()
@@ -86,6 +97,31 @@ def test_allocates_as_the_readme_promises(folder: Path) -> None:
     outcome = place_example(folder, expected)
     details = "\n".join(f"{pod}: {message}" for pod, message in outcome.messages.items())
     assert outcome.pods == expected.pods, f"{folder.name}: placement differs from README\n{details}"
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=_ids)
+def test_hdra_simulate_places_the_folder_as_shipped(
+    folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 18 item 9: ``hdra simulate --claims <folder>/*.yaml`` expands the folder's templates,
+    Pods and Deployments itself and gets the README's placement, like ``place_example``."""
+    expected = promise(folder)
+    slices = tmp_path / "slices.yaml"
+    slices.write_text(yaml.safe_dump_all(mock_slices(expected.nodes, expected.driver, expected.mode)))
+    classes = tmp_path / "classes.yaml"
+    classes.write_text(yaml.safe_dump(device_class(expected.driver)))
+    files = [str(path) for path in sorted(folder.glob("*.yaml"))]
+    argv = ["simulate", "--slices", str(slices), "--classes", str(classes), "--claims", *files]
+    assert main([*argv, "--policy", "binpack", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    got: dict[str, tuple[str, ...]] = {}
+    for entry in report["placed"]:
+        devices = [d["device"].rsplit("/", 1)[1] for claim in entry["claims"] for d in claim["devices"]]
+        got[entry["pod"].removeprefix("default/")] = (entry["node"], *devices)
+    for entry in report["pending"]:
+        got[entry["pod"].removeprefix("default/")] = ("pending",)
+    assert got == expected.pods, report["pending"]
+    assert not [note for note in report["notes"] if note.startswith("ignored")], report["notes"]
 
 
 def test_priority_example_carries_both_priorities() -> None:

@@ -110,7 +110,7 @@ def test_simulate_json_with_policy_and_classes(
 
 
 def test_simulate_user_errors(slices_file: Path, tmp_path: Path) -> None:
-    with pytest.raises(CommandError, match="no ResourceClaims to place"):
+    with pytest.raises(CommandError, match="nothing to place: --claims gave no pending ResourceClaims"):
         _run(["simulate", "--slices", str(slices_file)])
     with pytest.raises(CommandError, match="cannot read"):
         _run(["simulate", "--slices", str(tmp_path / "missing.yaml"), "--claims", str(slices_file)])
