@@ -1,20 +1,17 @@
-"""Runs a ``ClaimPreparer`` for the claims of one kubelet request: concurrent across claims, serial per claim.
+"""Runs a ``ClaimPreparer`` for the claims of one kubelet request, concurrently across claims.
 
-Owns: the shared worker pool, the per-claim-UID locks (created on first use, dropped when no call
-holds or waits for them) and the translation of every outcome into a per-claim result: devices, a
-``PrepareError`` message, or an error string naming an unexpected exception's type and message.
-It must never raise for a single claim's failure (the kubelet would discard the whole batch) and
-never talks gRPC.
+Owns: the shared worker pool and the translation of every outcome into a per-claim result: devices,
+a ``PrepareError`` message, or an error string naming an unexpected exception's type and message.
+Calls for one claim UID are serialised by the preparer itself (``dra_driver.prepare.locks``), which
+also serialises them against recovery and cleanup. It must never raise for a single claim's failure
+(the kubelet would discard the whole batch) and never talks gRPC.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import TypeVar
 
 from dra_driver.prepare.api import ClaimPreparer, ClaimRef, PrepareError, PrepareResult
@@ -22,46 +19,6 @@ from dra_driver.prepare.api import ClaimPreparer, ClaimRef, PrepareError, Prepar
 LOG = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-
-@dataclass
-class _UidLock:
-    lock: threading.Lock
-    users: int  # calls holding or waiting for the lock; the entry is dropped at 0
-
-
-class UidLocks:
-    """One lock per claim UID, alive only while some call holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._guard = threading.Lock()
-        self._locks: dict[str, _UidLock] = {}
-
-    @contextmanager
-    def hold(self, uid: str) -> Iterator[None]:
-        with self._guard:
-            entry = self._locks.get(uid)
-            if entry is None:
-                entry = self._locks[uid] = _UidLock(threading.Lock(), 0)
-            entry.users += 1
-        try:
-            with entry.lock:
-                yield
-        finally:
-            with self._guard:
-                entry.users -= 1
-                if entry.users == 0:
-                    del self._locks[uid]
-
-    def users(self, uid: str) -> int:
-        """How many calls currently hold or wait for ``uid`` (0 when its lock is gone)."""
-        with self._guard:
-            entry = self._locks.get(uid)
-            return 0 if entry is None else entry.users
-
-    def __len__(self) -> int:
-        with self._guard:
-            return len(self._locks)
 
 
 class ClaimRunner:
@@ -72,7 +29,6 @@ class ClaimRunner:
             raise ValueError(f"max_workers must be at least 1, got {max_workers}")
         self._preparer = preparer
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="hdra-claim")
-        self.locks = UidLocks()
 
     def prepare_all(self, claims: Sequence[ClaimRef]) -> dict[str, PrepareResult]:
         """One result per distinct claim UID; never raises for a claim's failure."""
@@ -114,8 +70,7 @@ class ClaimRunner:
 
     def _prepare_one(self, claim: ClaimRef) -> PrepareResult:
         try:
-            with self.locks.hold(claim.uid):
-                devices = self._preparer.prepare(claim)
+            devices = self._preparer.prepare(claim)
         except PrepareError as exc:
             LOG.warning("preparing claim %s failed: %s", claim, exc)
             return PrepareResult(error=_message(exc, "preparing", claim))
@@ -126,8 +81,7 @@ class ClaimRunner:
 
     def _unprepare_one(self, claim: ClaimRef) -> str:
         try:
-            with self.locks.hold(claim.uid):
-                self._preparer.unprepare(claim)
+            self._preparer.unprepare(claim)
         except PrepareError as exc:
             LOG.warning("unpreparing claim %s failed: %s", claim, exc)
             return _message(exc, "unpreparing", claim)

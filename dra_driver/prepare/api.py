@@ -3,8 +3,8 @@
 Owns: ``ClaimRef`` (what the kubelet names), ``PreparedDevice`` (what the kubelet gets back for
 one allocated device), ``PrepareError`` and the ``ClaimPreparer`` protocol. The gRPC layer
 (``dra_driver.plugin``) turns requests into calls of a ``ClaimPreparer``, runs different claims
-concurrently and the same claim serially, and puts each claim's result or error into the answer
-map. A ``ClaimPreparer`` must be idempotent and must never talk gRPC.
+concurrently, and puts each claim's result or error into the answer map. A ``ClaimPreparer`` must
+be idempotent, must serialise calls for one claim UID itself, and must never talk gRPC.
 """
 
 from __future__ import annotations
@@ -58,8 +58,9 @@ class ClaimPreparer(Protocol):
 
     ``prepare`` returns the prepared devices or raises ``PrepareError``; calling it again for a
     prepared claim returns the same devices without redoing work. ``unprepare`` of an unknown or
-    already unprepared claim succeeds. Both may be called concurrently for *different* claims; the
-    caller guarantees calls for the same claim UID never overlap.
+    already unprepared claim succeeds. Both may be called concurrently from any thread, also for
+    the same claim: the preparer serialises calls per claim UID (``NodePreparer`` with the same lock
+    its recovery and cleanup take).
     """
 
     def prepare(self, claim: ClaimRef) -> tuple[PreparedDevice, ...]: ...

@@ -10,16 +10,24 @@ Owns the order of one prepare, which is what makes it crash-safe (DESIGN §9):
 4. record ``PrepareCompleted`` with the devices returned to the kubelet.
 
 A crash after 2 leaves a ``PrepareStarted`` entry that start-up rolls back (``recovery``); a crash
-after 4 leaves a complete claim that the next prepare returns as is. Unprepare removes the spec,
-the cache dir, the claim's vDCU dir and the entry, in that order, and succeeds for claims it does not know.
+after 4 leaves a complete claim that the next prepare returns as is. Unprepare (and a rollback, which
+is an unprepare) removes exactly the artifacts the checkpoint entry recorded — also when
+``--cdi-dir``, ``--state-dir`` or ``--vdev-dir`` changed since — then the entry; a claim without an
+entry has its files removed where the current settings put them; an unknown claim succeeds.
 
-It must never talk gRPC, and never build a path from anything but a validated claim UID.
+Every public method holds the claim's lock (``locks.ClaimLocks``) for its whole run, so the gRPC
+workers, start-up recovery and the periodic cleanup never interleave on one claim.
+
+It must never talk gRPC, never build a path from anything but a validated claim UID, and never
+remove a recorded artifact whose own or parent directory name does not carry the claim's UID.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +42,7 @@ from dra_driver.cdi import (
     build_spec,
     cdi_kind,
     device_name,
+    fsync_dir,
 )
 from dra_driver.cdi import qualified_name as cdi_qualified_name
 from dra_driver.checkpoint import (
@@ -56,6 +65,7 @@ from dra_driver.interception import (
     remove_claim_cache_dir,
     remove_claim_vdev_dir,
 )
+from dra_driver.interception.cache_dir import remove_tree
 from dra_driver.kube import KubeClient
 from dra_driver.parameters import AcceleratorConfig, ParameterError, resolve_request_configs
 from dra_driver.prepare.api import ClaimRef, PreparedDevice, PrepareError
@@ -69,6 +79,7 @@ from dra_driver.prepare.failpoints import (
     failpoint,
 )
 from dra_driver.prepare.limits import AllocatedDevice, device_limits
+from dra_driver.prepare.locks import ClaimLocks
 
 log = logging.getLogger("hdra.prepare")
 
@@ -105,6 +116,7 @@ class NodePreparer:
         self._catalog = catalog
         self._cdi = cdi
         self._checkpoint = checkpoint
+        self._locks = ClaimLocks()
 
     @property
     def settings(self) -> PreparerSettings:
@@ -122,8 +134,47 @@ class NodePreparer:
     def cdi(self) -> CdiWriter:
         return self._cdi
 
+    @property
+    def locks(self) -> ClaimLocks:
+        return self._locks
+
     def prepare(self, claim: ClaimRef) -> tuple[PreparedDevice, ...]:
         check_claim_uid(claim)
+        with self._locks.hold(claim.uid):
+            return self._prepare(claim)
+
+    def unprepare(self, claim: ClaimRef) -> None:
+        try:
+            check_claim_uid(claim)
+        except PrepareError:
+            log.info("unprepare of %s: not a claim UID this plugin could have prepared; nothing to do", claim)
+            return
+        with self._locks.hold(claim.uid):
+            entry = self._checkpoint.get(claim.uid)
+            if entry is None:
+                self._remove_current(claim.uid)
+            else:
+                self._remove_recorded(entry)
+            try:
+                self._checkpoint.remove(claim.uid)
+            except CheckpointError as exc:
+                raise PrepareError(f"claim {claim}: cannot update the checkpoint: {exc}") from exc
+
+    def remove_artifacts(self, claim_uid: str) -> None:
+        """Delete what a prepare of ``claim_uid`` may have created under the current settings."""
+        with self._locks.hold(claim_uid):
+            self._remove_current(claim_uid)
+
+    def remove_orphan(self, claim_uid: str) -> bool:
+        """Remove the files of a claim the checkpoint does not know; False (nothing done) when it
+        knows it by the time the claim's lock is held — a prepare finished in between."""
+        with self._locks.hold(claim_uid):
+            if self._checkpoint.get(claim_uid) is not None:
+                return False
+            self._remove_current(claim_uid)
+            return True
+
+    def _prepare(self, claim: ClaimRef) -> tuple[PreparedDevice, ...]:
         existing = self._checkpoint.get(claim.uid)
         if (
             existing is not None
@@ -137,24 +188,30 @@ class NodePreparer:
         plan = self._plan(allocated)
         if existing is not None:
             log.info("claim %s: redoing an unfinished or incomplete prepare", claim)
-            self.remove_artifacts(claim.uid)
+            self._remove_recorded(existing)
         self._write(claim, plan)
         return plan.devices
 
-    def unprepare(self, claim: ClaimRef) -> None:
+    def _remove_recorded(self, entry: CheckpointEntry) -> None:
+        """Delete exactly the artifacts ``entry`` recorded (absent ones are fine), then the claim's
+        own directories they leave empty."""
+        uid = entry.uid
         try:
-            check_claim_uid(claim)
-        except PrepareError:
-            log.info("unprepare of %s: not a claim UID this plugin could have prepared; nothing to do", claim)
-            return
-        self.remove_artifacts(claim.uid)
-        try:
-            self._checkpoint.remove(claim.uid)
-        except CheckpointError as exc:
-            raise PrepareError(f"claim {claim}: cannot update the checkpoint: {exc}") from exc
+            for text in entry.artifacts:
+                path = Path(text)
+                if uid not in path.name and path.parent.name != uid:
+                    raise PrepareError(
+                        f"claim uid {uid}: the checkpoint records artifact {path}, which is not named after "
+                        "the claim; refusing to remove it"
+                    )
+                _remove_path(path)
+                if path.parent.name == uid:
+                    _remove_if_empty(path.parent)
+        except (InterceptionError, OSError) as exc:
+            raise PrepareError(f"claim uid {uid}: cannot remove its files: {exc}") from exc
 
-    def remove_artifacts(self, claim_uid: str) -> None:
-        """Delete what a prepare of ``claim_uid`` may have created; absent files are fine."""
+    def _remove_current(self, claim_uid: str) -> None:
+        """Delete what a prepare of ``claim_uid`` would create with the current settings."""
         try:
             self._cdi.remove_claim_spec(claim_uid, self._settings.cdi_kind)
             remove_claim_cache_dir(self._settings.interception, claim_uid)
@@ -288,6 +345,30 @@ class NodePreparer:
         except (CheckpointError, CdiError, InterceptionError, OSError) as exc:
             raise PrepareError(f"claim {claim}: writing its prepared state failed: {exc}") from exc
         log.info("claim %s: prepared %d device(s)", claim, len(plan.devices))
+
+
+def _remove_path(path: Path) -> None:
+    """A directory with its contents, or a file; a symlink is removed itself, never followed."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(info.st_mode):
+        remove_tree(path)
+    else:
+        path.unlink(missing_ok=True)
+    fsync_dir(path.parent)
+
+
+def _remove_if_empty(directory: Path) -> None:
+    try:
+        directory.rmdir()
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        if any(directory.iterdir()):
+            return  # not empty: something else of the claim is still there
+        raise PrepareError(f"cannot remove the empty directory {directory}: {exc}") from exc
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 Owns three procedures, all idempotent:
 
-- ``recover_at_start``: load the checkpoint; roll back claims left ``PrepareStarted`` (a prepare
+- ``recover_at_start``: remove the temp files a crash in the middle of an atomic write left in the
+  CDI dir; load the checkpoint; roll back claims left ``PrepareStarted`` (a prepare
   was cut short); after a reboot roll back everything (the containers are gone, the kubelet will
   prepare again); after a corrupt checkpoint (already moved aside by the store) rebuild the state
   from the CDI dir and the API — claims that still exist and are allocated here are prepared
@@ -10,6 +11,9 @@ Owns three procedures, all idempotent:
 - ``cleanup_stale``: unprepare claims the checkpoint knows but the API no longer has (deleted, or
   re-created with another UID), and remove files no checkpoint entry accounts for.
 
+Both go through the preparer's public methods, which hold the claim's lock: a prepare that lands
+while the cleanup runs is never undone, because a spec file counts as orphaned only if the
+checkpoint still does not know its claim once the claim's lock is held (``remove_orphan``).
 It must never raise for one bad claim: each problem is logged and reported, and the others go on.
 """
 
@@ -18,6 +22,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from dra_driver.cdi import CdiError
 from dra_driver.checkpoint import ClaimState, LoadReport
 from dra_driver.kube import KubeError, NotFound
 from dra_driver.prepare.api import ClaimRef, PrepareError
@@ -31,6 +36,7 @@ class RecoveryReport:
     """What start-up recovery found and did; ``corrupt_reason`` set means a Warning Event is due."""
 
     load: LoadReport
+    removed_temp_files: list[str] = field(default_factory=list)
     rolled_back: list[str] = field(default_factory=list)
     reprepared: list[str] = field(default_factory=list)
     removed_orphans: list[str] = field(default_factory=list)
@@ -44,6 +50,14 @@ class RecoveryReport:
 def recover_at_start(preparer: NodePreparer) -> RecoveryReport:
     load = preparer.checkpoint.load()
     report = RecoveryReport(load=load)
+    try:
+        temp = preparer.cdi.remove_stale_temp_files(preparer.settings.cdi_kind)
+    except (CdiError, OSError) as exc:
+        report.problems.append(f"cannot remove stale temp files from the CDI dir: {exc}")
+    else:
+        report.removed_temp_files = [str(path) for path in temp]
+        for path in temp:
+            log.info("removed %s, left by a write cut short", path)
     for entry in preparer.checkpoint.entries():
         if load.rebooted or entry.state is ClaimState.PREPARE_STARTED:
             _roll_back(preparer, ClaimRef(entry.uid, entry.namespace, entry.name), report)
@@ -82,8 +96,8 @@ def cleanup_stale(preparer: NodePreparer) -> list[str]:
     known = {entry.uid for entry in preparer.checkpoint.entries()}
     for uid in preparer.cdi.claim_uids(preparer.settings.cdi_kind) - known:
         try:
-            preparer.remove_artifacts(uid)
-            removed.append(uid)
+            if preparer.remove_orphan(uid):
+                removed.append(uid)
         except PrepareError as exc:
             log.warning("cleanup: %s", exc)
     return removed
@@ -116,8 +130,8 @@ def _rebuild(preparer: NodePreparer, report: RecoveryReport) -> None:
         claim = by_uid.get(uid)
         if claim is None or claim.metadata is None:
             try:
-                preparer.remove_artifacts(uid)
-                report.removed_orphans.append(uid)
+                if preparer.remove_orphan(uid):
+                    report.removed_orphans.append(uid)
             except PrepareError as exc:
                 report.problems.append(str(exc))
             continue
@@ -129,7 +143,7 @@ def _rebuild(preparer: NodePreparer, report: RecoveryReport) -> None:
             report.problems.append(str(exc))
             log.warning("rebuild: claim %s could not be prepared again, removing its files: %s", ref, exc)
             try:
-                preparer.remove_artifacts(uid)
+                preparer.unprepare(ref)  # its recorded artifacts if it got that far, else by settings
                 report.removed_orphans.append(uid)
             except PrepareError as inner:
                 report.problems.append(str(inner))
