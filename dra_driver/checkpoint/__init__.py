@@ -12,6 +12,7 @@ from dra_driver.checkpoint.models import (
     CheckpointDevice,
     CheckpointEntry,
     CheckpointFile,
+    CheckpointUnits,
     ClaimState,
     claims_checksum,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "CheckpointError",
     "CheckpointFile",
     "CheckpointStore",
+    "CheckpointUnits",
     "ClaimState",
     "CorruptCheckpoint",
     "LoadReport",

@@ -1,10 +1,11 @@
 """The node plugin's checkpoint as pydantic models: which claims are prepared and what that created.
 
-Owns: ``ClaimState``, ``CheckpointDevice``, ``CheckpointEntry``, ``CheckpointFile``,
+Owns: ``ClaimState``, ``CheckpointDevice``, ``CheckpointUnits``, ``CheckpointEntry``, ``CheckpointFile``,
 ``CHECKPOINT_VERSION`` and ``claims_checksum``. An entry records the claim (uid, namespace, name),
 how far prepare got, the devices returned to the kubelet and every absolute path prepare created
 (``artifacts``: CDI spec file, cache dir, vendor files), so that a rollback or an unprepare
-removes exactly those. It must never read or write files (``store.py`` does).
+removes exactly those, and the node-unique units it holds (``units``). It must never read or
+write files (``store.py`` does).
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ import hashlib
 import json
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from dra_driver.cdi import CdiError, validate_claim_uid
 
@@ -43,6 +44,23 @@ class CheckpointDevice(BaseModel):
     share_id: str = ""
 
 
+class CheckpointUnits(BaseModel):
+    """Node-unique hardware units a claim holds on one card (mirrors ``interception.UnitGrant``).
+
+    ``compute_units`` are AMD/Hygon CU ids, ``vdev_id``/``pipe_id`` a Hygon vDCU's ids; ``held``
+    False marks a best-effort mask that holds nothing. The node plugin rebuilds what is taken on
+    the node from these after a restart, and frees them by removing the entry.
+    """
+
+    model_config = _CONFIG
+
+    device: str
+    compute_units: tuple[Annotated[int, Field(ge=0)], ...] = ()
+    vdev_id: Annotated[int, Field(ge=0)] | None = None
+    pipe_id: Annotated[int, Field(ge=0)] | None = None
+    held: bool = True
+
+
 class CheckpointEntry(BaseModel):
     """One claim the node plugin has started or finished preparing."""
 
@@ -54,6 +72,7 @@ class CheckpointEntry(BaseModel):
     state: ClaimState
     devices: tuple[CheckpointDevice, ...] = ()
     artifacts: tuple[str, ...] = ()
+    units: tuple[CheckpointUnits, ...] = ()
 
     @field_validator("uid")
     @classmethod

@@ -180,8 +180,8 @@ def vendor_workloads() -> list[Workload]:
     return [
         Workload(
             "mlu-inference",
-            "Cambricon MLU370: 20 % of the memory (9830 MiB of 48 GiB) and 10 % of the cores",
-            {"mlu-share": _claim(mlu, _request(mlu, memory="9830Mi", cores=10, name="mlu"))},
+            "Cambricon MLU370: 20 % of the memory (9830 MiB of 48 GiB)",
+            {"mlu-share": _claim(mlu, _request(mlu, memory="9830Mi", name="mlu"))},
         ),
         Workload(
             "npu-inference",

@@ -7,8 +7,10 @@ Owns: ``AmdBackend`` and the parsing of two JSON outputs:
   ``asic.num_compute_units``, ``asic.target_graphics_version``, ``vram.size`` (``{"value": n,
   "unit": "MB"}``, where amd-smi's MB are MiB) and ``driver.version``.
 
-Newer amd-smi releases wrap the list as ``{"gpu_data": […]}``; both shapes are read. It must never
-publish a non-semver version or return a partial device list.
+Newer amd-smi releases wrap the list as ``{"gpu_data": […]}``; both shapes are read. From sysfs
+(``drm``) each card also gets ``drmCard``/``drmRender`` (its /dev/dri nodes) and ``rocrUuid`` (what
+``ROCR_VISIBLE_DEVICES`` takes). It must never publish a non-semver version or return a partial
+device list.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from dra_driver.devices.base import AcceleratorDevice, AttributeValue, BackendError
+from dra_driver.devices.drm import SYS_ROOT, drm_attributes, rocr_uuids
 from dra_driver.devices.tools import optional_version, parse_error, pci_bus_id, run_tool
 
 AMD_VENDOR = "amd"
@@ -29,8 +32,9 @@ _UNITS = {"B": 1, "KB": 1024, "MB": MIB, "GB": 1024 * MIB}
 class AmdBackend:
     """Discovers AMD GPUs by running ``tool`` (``amd-smi``)."""
 
-    def __init__(self, tool: Path = DEFAULT_AMD_SMI) -> None:
+    def __init__(self, tool: Path = DEFAULT_AMD_SMI, sys_root: Path = SYS_ROOT) -> None:
         self._tool = tool
+        self._sys_root = sys_root
 
     @property
     def vendor(self) -> str:
@@ -39,11 +43,12 @@ class AmdBackend:
     def discover(self) -> list[AcceleratorDevice]:
         listed = {self._gpu_index(item): item for item in self._json(["list", "--json"])}
         devices = []
+        rocr = rocr_uuids(self._sys_root)
         for item in self._json(["static", "--asic", "--bus", "--vram", "--driver", "--json"]):
             index = self._gpu_index(item)
             if index not in listed:
                 raise BackendError(f"{self._tool} static reports GPU {index}, which {self._tool} list omits")
-            devices.append(self._device(index, listed[index], item))
+            devices.append(self._device(index, listed[index], item, rocr))
         if not devices:
             raise BackendError(f"cannot parse the output of {self._tool} static: it lists no GPU")
         return sorted(devices, key=lambda d: d.index)
@@ -70,7 +75,9 @@ class AmdBackend:
             raise parse_error(self._tool, json.dumps(item)[:120], "a GPU object has no integer 'gpu'")
         return index
 
-    def _device(self, index: int, listed: dict[str, Any], static: dict[str, Any]) -> AcceleratorDevice:
+    def _device(
+        self, index: int, listed: dict[str, Any], static: dict[str, Any], rocr: dict[int, str]
+    ) -> AcceleratorDevice:
         asic = static.get("asic") or {}
         vram = (static.get("vram") or {}).get("size") or {}
         driver = static.get("driver") or {}
@@ -86,7 +93,11 @@ class AmdBackend:
         if isinstance(units, int) and units > 0:
             extra["computeUnits"] = units
         version_text = str(driver.get("version", "")).strip()
-        bus = (static.get("bus") or {}).get("bdf") or listed.get("bdf") or ""
+        bus_id = pci_bus_id(str((static.get("bus") or {}).get("bdf") or listed.get("bdf") or ""))
+        extra.update(drm_attributes(self._sys_root, bus_id))
+        render = extra.get("drmRender")
+        if isinstance(render, int) and render in rocr:
+            extra["rocrUuid"] = rocr[render]
         return AcceleratorDevice(
             name=f"gpu-{index}",
             index=index,
@@ -97,6 +108,6 @@ class AmdBackend:
             architecture=str(asic.get("target_graphics_version", "")).strip(),
             memory_bytes=value * _UNITS[unit],
             driver_version=optional_version(version_text, what=f"GPU {index}") if version_text else None,
-            pci_bus_id=pci_bus_id(str(bus)),
+            pci_bus_id=bus_id,
             extra_attributes=extra,
         )

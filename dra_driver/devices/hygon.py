@@ -6,8 +6,9 @@ shape): one object ``card<N>`` per card with ``Card series``, ``Unique ID``, ``P
 ``VRAM Total Memory (B)``, plus ``system`` with ``Driver version``.
 
 ``hy-smi`` prints no compute-unit count, so ``computeUnits`` (which the vDCU ``cu_count`` needs)
-comes from the model table below, published only for models listed there. It must never publish a
-non-semver version or return a partial device list.
+comes from the model table below, published only for models listed there. ``drmCard``/``drmRender``
+(the card's /dev/dri nodes) come from sysfs (``drm``). It must never publish a non-semver version
+or return a partial device list.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from types import MappingProxyType
 from typing import Any
 
 from dra_driver.devices.base import AcceleratorDevice, AttributeValue, BackendError
+from dra_driver.devices.drm import SYS_ROOT, drm_attributes
 from dra_driver.devices.tools import optional_version, parse_error, pci_bus_id, run_tool
 
 HYGON_VENDOR = "hygon"
@@ -42,8 +44,9 @@ _CARD_KEY = re.compile(r"card(\d+)")
 class HygonBackend:
     """Discovers Hygon DCUs by running ``tool`` (``hy-smi``)."""
 
-    def __init__(self, tool: Path = DEFAULT_HY_SMI) -> None:
+    def __init__(self, tool: Path = DEFAULT_HY_SMI, sys_root: Path = SYS_ROOT) -> None:
         self._tool = tool
+        self._sys_root = sys_root
 
     @property
     def vendor(self) -> str:
@@ -91,6 +94,8 @@ class HygonBackend:
         extra: dict[str, AttributeValue] = {}
         if series in COMPUTE_UNITS:
             extra["computeUnits"] = COMPUTE_UNITS[series]
+        bus_id = pci_bus_id(str(values.get("PCI Bus", "")))
+        extra.update(drm_attributes(self._sys_root, bus_id))
         return AcceleratorDevice(
             name=f"dcu-{index}",
             index=index,
@@ -100,6 +105,6 @@ class HygonBackend:
             product_name=series,
             memory_bytes=int(memory_text),
             driver_version=version,
-            pci_bus_id=pci_bus_id(str(values.get("PCI Bus", ""))),
+            pci_bus_id=bus_id,
             extra_attributes=extra,
         )

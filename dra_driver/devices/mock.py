@@ -90,6 +90,8 @@ MOCK_PROFILES: MappingProxyType[str, tuple[MockCard, ...]] = MappingProxyType(
 """Profile name → the cards of one node, in index order."""
 
 DEFAULT_MOCK_PROFILE = "a100x4"
+DRM_RENDER_BASE = 128
+"""The kernel numbers render nodes from 128 (``/dev/dri/renderD128`` is the first card's)."""
 
 
 def _digest(*parts: str) -> bytes:
@@ -150,6 +152,13 @@ class MockBackend:
                 "migEnabled": False,
                 "minor": index,
             }
+        if card.vendor in ("amd", "hygon"):
+            # What the AMD and Hygon backends read from sysfs (devices/drm.py): DRM minors in card
+            # order and, for AMD, a ROCr UUID derived from the card's mock UUID.
+            extra["drmCard"] = index
+            extra["drmRender"] = DRM_RENDER_BASE + index
+            if card.vendor == "amd":
+                extra["rocrUuid"] = "GPU-" + _digest("kfd", self._node_name, str(index)).hex()[:16]
         root_bus = buses[index - index % 2] - 0x08
         return AcceleratorDevice(
             name=f"{card.prefix}-{index}",

@@ -1,7 +1,8 @@
 """Interception: what a container gets so that its claim's limits are enforced (DESIGN §5). Public
 surface: ``DeviceLimit``, ``InterceptionSettings``, ``HamiCoreOptions``, ``build_hami_core_edits``
 and ``build_vendor_edits`` (per vendor, hami.md §4) → ``InterceptionResult``, ``claim_vendor``, the
-vDCU directory functions (``claim_vdev_dir``, ``remove_claim_vdev_dir``), ``cuda_order``, the cache-
+vDCU file functions (``claim_vdev_dir``, ``remove_claim_vdev_dir``, ``remove_host_vdev_file``), the
+node-unique units (``NodeUnits``, ``UnitGrant``), ``cuda_order``, the cache-
 directory functions (``claim_cache_dir``, ``create_claim_cache_dir``, ``remove_claim_cache_dir``),
 the container paths and ``InterceptionError``. Must never import ``dra_driver.prepare`` or anything
 above it, and never touch files except through the cache-directory and vDCU-directory functions.
@@ -22,7 +23,8 @@ from dra_driver.interception.settings import (
     InterceptionSettings,
     Visibility,
 )
-from dra_driver.interception.vdev import claim_vdev_dir, remove_claim_vdev_dir
+from dra_driver.interception.units import NodeUnits, UnitGrant
+from dra_driver.interception.vdev import claim_vdev_dir, remove_claim_vdev_dir, remove_host_vdev_file
 from dra_driver.interception.vendors import build_vendor_edits, claim_vendor
 
 __all__ = [
@@ -37,6 +39,8 @@ __all__ = [
     "InterceptionError",
     "InterceptionResult",
     "InterceptionSettings",
+    "NodeUnits",
+    "UnitGrant",
     "Visibility",
     "build_hami_core_edits",
     "build_vendor_edits",
@@ -47,4 +51,5 @@ __all__ = [
     "cuda_order",
     "remove_claim_cache_dir",
     "remove_claim_vdev_dir",
+    "remove_host_vdev_file",
 ]

@@ -1,17 +1,21 @@
 """Ascend enforcement: hami-vnpu-core soft limits or a hard-split vNPU template (hami.md §3.3, §4).
 
-Owns: ``build_ascend_edits``. Visibility is ``ASCEND_VISIBLE_DEVICES=<npu ids>`` (the card index
-npu-smi reports). With limits it sets, as Project-HAMi/ascend-dra-driver does:
+Owns: ``build_ascend_edits``. The container contract is Project-HAMi/ascend-device-plugin's
+``internal/server/allocate.go`` ``buildContainerAllocateResponse``. Visibility is always
+``ASCEND_VISIBLE_DEVICES=<ids>`` (the chips' physical ids: attribute ``phyId`` where the backend
+knows it, else the npu-smi index, which equals it on single-chip cards). In hami-core (soft) mode:
 
-* ``NPU_MEM_QUOTA=<MiB>`` — the memory limit; hami-vnpu-core takes one quota for the claim, so
-  every device of the claim must carry the same memory limit (otherwise ``InterceptionError``);
-* ``NPU_PRIORITY=<cores %>`` — the allocated cores, used by hami-vnpu-core as a time-slice weight
-  (100 when cores are unlimited); equal across devices for the same reason;
-* ``NPU_GLOBAL_SHM_PATH=/hami-shared-region/<first device>_global_registry`` and
-  ``NPU_LOCAL_SHM_PATH=/hami-vnpu-shmem/claim.shm``; the claim's cache dir is mounted rw at
-  ``/hami-vnpu-shmem`` (shared by every container of the claim). With the library (real nodes):
-  ``<library dir>/hami-vnpu-core`` at ``/hami-vnpu-core``, its ``ld.so.preload`` at
-  ``/etc/ld.so.preload`` and ``<library dir>/hami-shared-region`` rw at ``/hami-shared-region``.
+* ``NPU_MEM_QUOTA=<MiB>`` and ``NPU_PRIORITY=<cores %>`` (100 when cores are unlimited);
+  hami-vnpu-core takes one value per container and upstream uses the first device's, so hdra
+  refuses devices with different values rather than silently dropping one;
+* ``NPU_GLOBAL_SHM_PATH=/hami-shared-region/<first id>_global_registry``;
+* ``NPU_LOCAL_SHM_PATH=/hami-vnpu-shmem/vnpu_local_shmem`` in a local directory mounted rw at
+  ``/hami-vnpu-shmem`` (upstream: one per container; hdra: one per claim, the claim's cache dir);
+* with the library (real nodes): the driver's ``/usr/local/bin/npu-smi``,
+  ``/etc/ascend_install.info``, ``/usr/local/Ascend/driver/lib64/driver`` and
+  ``/usr/local/Ascend/driver/version.info`` read-only at the same paths; the host's
+  hami-vnpu-core directory read-only at ``/hami-vnpu-core`` and its ``ld.so.preload`` at
+  ``/etc/ld.so.preload``; the host's shared region rw at ``/hami-shared-region``.
 
 With ``vnpu_template`` the claim gets the driver's hard split instead: ``ASCEND_VNPU_SPECS=<template>``
 and no preload (one device, whose chip must offer the template). ``priority``, ``core_policy`` and
@@ -21,7 +25,9 @@ and no preload (one device, whose chip must offer the template). ``priority``, `
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
+from dra_driver.cdi import Mount
 from dra_driver.interception.hami_core import InterceptionResult
 from dra_driver.interception.limits import DeviceLimit, ordered_limits
 from dra_driver.interception.settings import HamiCoreOptions, InterceptionError, InterceptionSettings
@@ -34,12 +40,24 @@ from dra_driver.interception.vendor_base import (
 )
 from dra_driver.parameters import ASCEND_VNPU_TEMPLATES
 
-VNPU_CORE_DIR = "hami-vnpu-core"
-SHARED_REGION_DIR = "hami-shared-region"
 CONTAINER_VNPU_CORE = "/hami-vnpu-core"
 CONTAINER_SHARED_REGION = "/hami-shared-region"
 CONTAINER_LOCAL_SHM = "/hami-vnpu-shmem"
-LOCAL_SHM_FILE = "claim.shm"
+LOCAL_SHM_FILE = "vnpu_local_shmem"
+PRELOAD_NAME = "ld.so.preload"
+DRIVER_PATHS = (
+    "/usr/local/bin/npu-smi",
+    "/etc/ascend_install.info",
+    "/usr/local/Ascend/driver/lib64/driver",
+    "/usr/local/Ascend/driver/version.info",
+)
+"""Host files ascend-device-plugin mounts read-only at the same path in hami-core mode."""
+
+
+def chip_id(limit: DeviceLimit) -> int:
+    """The id ``ASCEND_VISIBLE_DEVICES`` takes: attribute ``phyId``, else the npu-smi index."""
+    phy = limit.device.extra_attributes.get("phyId")
+    return phy if isinstance(phy, int) and not isinstance(phy, bool) and phy >= 0 else limit.device.index
 
 
 def _template_spec(name: str, ordered: Sequence[DeviceLimit]) -> None:
@@ -77,7 +95,8 @@ def build_ascend_edits(
 ) -> InterceptionResult:
     """The env and mounts that enforce ``limits`` on Ascend NPUs (see the module docstring)."""
     ordered = ordered_limits(claim_uid, limits)
-    env = {"ASCEND_VISIBLE_DEVICES": ",".join(str(limit.device.index) for limit in ordered)}
+    ids = [chip_id(limit) for limit in ordered]
+    env = {"ASCEND_VISIBLE_DEVICES": ",".join(str(i) for i in ids)}
     if options.enforcement == "auto" and options.vnpu_template is not None:
         _template_spec(options.vnpu_template, ordered)
         env["ASCEND_VNPU_SPECS"] = options.vnpu_template
@@ -86,16 +105,15 @@ def build_ascend_edits(
         return env_result(ordered, env, intercepted=False)
     env["NPU_MEM_QUOTA"] = str(_one({x.memory_limit_mib for x in ordered}, "memory quota", claim_uid))
     env["NPU_PRIORITY"] = str(_one({x.sm_limit_percent for x in ordered}, "cores share", claim_uid))
-    env["NPU_GLOBAL_SHM_PATH"] = f"{CONTAINER_SHARED_REGION}/{ordered[0].device.name}_global_registry"
+    env["NPU_GLOBAL_SHM_PATH"] = f"{CONTAINER_SHARED_REGION}/{ids[0]}_global_registry"
     env["NPU_LOCAL_SHM_PATH"] = f"{CONTAINER_LOCAL_SHM}/{LOCAL_SHM_FILE}"
     cache_dir = settings.claims_dir / claim_uid
-    mounts = []
+    mounts: list[Mount] = []
     if with_library:
-        core = settings.host_library_dir / VNPU_CORE_DIR
+        mounts.extend(bind(Path(path), path, READ_ONLY) for path in DRIVER_PATHS)
+        core = settings.ascend_vnpu_core_dir
         mounts.append(bind(core, CONTAINER_VNPU_CORE, READ_ONLY))
-        mounts.append(bind(core / "ld.so.preload", "/etc/ld.so.preload", READ_ONLY))
-        mounts.append(
-            bind(settings.host_library_dir / SHARED_REGION_DIR, CONTAINER_SHARED_REGION, READ_WRITE)
-        )
+        mounts.append(bind(core / PRELOAD_NAME, "/etc/ld.so.preload", READ_ONLY))
+        mounts.append(bind(settings.ascend_shared_region_dir, CONTAINER_SHARED_REGION, READ_WRITE))
     mounts.append(bind(cache_dir, CONTAINER_LOCAL_SHM, READ_WRITE))
     return env_result(ordered, env, intercepted=True, mounts=mounts, cache_dir=cache_dir)

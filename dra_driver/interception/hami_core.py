@@ -26,6 +26,7 @@ from dra_driver.interception.settings import (
     InterceptionError,
     InterceptionSettings,
 )
+from dra_driver.interception.units import UnitGrant
 from dra_driver.rules import Priority
 
 READ_ONLY = ("ro", "nosuid", "nodev", "bind")
@@ -42,7 +43,8 @@ class InterceptionResult:
     names the devices in CUDA order (index i of the ``*_<i>`` variables). ``cache_dir`` is the host
     directory the edits mount (create it before the container starts), ``None`` without interception.
     ``files`` are host files (path → content) to write before the container starts and remove on
-    unprepare (Hygon's vDCU configs); empty for every other vendor.
+    unprepare (Hygon's vDCU configs); empty for every other vendor. ``units`` are the node-unique
+    units (compute units, vDCU ids) the claim was granted, for the caller to record.
     """
 
     edits: ContainerEdits
@@ -53,6 +55,7 @@ class InterceptionResult:
     cache_dir: Path | None = None
     limits: tuple[DeviceLimit, ...] = field(default=(), repr=False)
     files: Mapping[Path, str] = field(default_factory=dict)
+    units: tuple[UnitGrant, ...] = ()
 
 
 def _bind(host: Path, container: str, options: tuple[str, ...]) -> Mount:

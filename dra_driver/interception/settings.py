@@ -41,6 +41,19 @@ ENFORCEMENTS = ("auto", "none")
 MAX_LOG_LEVEL = 4
 
 
+PATH_SETTINGS = (
+    "host_library_dir",
+    "state_dir",
+    "lock_dir",
+    "vdev_dir",
+    "hyhal_dir",
+    "hygon_driver_dir",
+    "dev_dir",
+    "ascend_vnpu_core_dir",
+    "ascend_shared_region_dir",
+)
+
+
 class InterceptionError(ValueError):
     """Limits, options or settings are inconsistent; the message names the device, field or value."""
 
@@ -52,8 +65,12 @@ class InterceptionSettings:
     ``visibility`` "cdi" hands the kubelet the NVIDIA container toolkit's own CDI ids
     (``nvidia.com/gpu=<uuid>``); "env" sets ``NVIDIA_VISIBLE_DEVICES=<uuids>`` instead (also the
     right choice for the mock backend, whose cards no toolkit spec knows). Other vendors always use
-    their own visibility variable. ``vdev_dir`` is where Hygon vDCU config files are written, one
-    directory per claim (``<vdev_dir>/<claim-uid>/vdev<i>.conf``).
+    their own visibility variable. ``vdev_dir`` is where Hygon vDCU config files are written: one
+    directory per claim (``<vdev_dir>/<claim-uid>/vdev0.conf``, the container's view) plus the
+    host's ``<vdev_dir>/vdev<vdev_id>.conf``. ``hygon_driver_dir`` is dcu-vgpu-device-plugin's
+    ``HYGONPATH`` (mounted at /opt/hygondriver), ``dev_dir`` the host's device directory (CDI
+    device nodes' host paths; tests point it at fake nodes), and the two ``ascend_*`` dirs the
+    host paths ascend-device-plugin installs hami-vnpu-core and its shared region at.
     """
 
     host_library_dir: Path = Path("/usr/local/hdra")
@@ -63,9 +80,13 @@ class InterceptionSettings:
     toolkit_cdi_kind: str = "nvidia.com/gpu"
     vdev_dir: Path = Path("/etc/vdev")
     hyhal_dir: Path = Path("/opt/hyhal")
+    hygon_driver_dir: Path = Path("/opt/dtk")
+    dev_dir: Path = Path("/dev")
+    ascend_vnpu_core_dir: Path = Path("/usr/local/hami-vnpu-core")
+    ascend_shared_region_dir: Path = Path("/usr/local/hami-shared-region")
 
     def __post_init__(self) -> None:
-        for field_name in ("host_library_dir", "state_dir", "lock_dir", "vdev_dir", "hyhal_dir"):
+        for field_name in PATH_SETTINGS:
             value = getattr(self, field_name)
             if not isinstance(value, Path) or not value.is_absolute():
                 raise InterceptionError(

@@ -4,7 +4,11 @@ Owns the order of one prepare, which is what makes it crash-safe (DESIGN §9):
 
 1. check and compute everything (claim, node, devices, parameters, limits, CDI spec) — a bad
    claim fails here and nothing is written;
-2. record ``PrepareStarted`` with the artifacts it is about to create;
+2. record ``PrepareStarted`` with the artifacts it is about to create and the node-unique units
+   (AMD/Hygon compute units, vDCU ids) it was granted. Planning and this record happen under one
+   node-wide lock, and what is taken is read from the checkpoint's entries, so two claims never
+   get the same unit, a restarted plugin knows every unit its prepared claims hold, and removing
+   an entry frees its units;
 3. create the claim's cache dir, write the vendor's files (Hygon vDCU configs, atomically), write
    its CDI spec (atomically);
 4. record ``PrepareCompleted`` with the devices returned to the kubelet.
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 import os
 import stat
 from collections.abc import Callable, Mapping
@@ -50,6 +55,7 @@ from dra_driver.checkpoint import (
     CheckpointEntry,
     CheckpointError,
     CheckpointStore,
+    CheckpointUnits,
     ClaimState,
 )
 from dra_driver.interception import (
@@ -58,6 +64,8 @@ from dra_driver.interception import (
     InterceptionError,
     InterceptionResult,
     InterceptionSettings,
+    NodeUnits,
+    UnitGrant,
     build_vendor_edits,
     claim_cache_dir,
     claim_vendor,
@@ -117,6 +125,9 @@ class NodePreparer:
         self._cdi = cdi
         self._checkpoint = checkpoint
         self._locks = ClaimLocks()
+        # Held from planning a claim to recording its PrepareStarted entry: the units a plan grants
+        # are chosen from the checkpoint's entries, so no two plans of different claims interleave.
+        self._units_lock = threading.Lock()
 
     @property
     def settings(self) -> PreparerSettings:
@@ -185,21 +196,25 @@ class NodePreparer:
         allocated = read_allocated_claim(
             self._client, claim, driver=self._settings.driver, node_name=self._settings.node_name
         )
-        plan = self._plan(allocated)
-        if existing is not None:
-            log.info("claim %s: redoing an unfinished or incomplete prepare", claim)
-            self._remove_recorded(existing)
-        self._write(claim, plan)
+        with self._units_lock:
+            plan = self._plan(allocated, self._taken_units(exclude=claim.uid))
+            if existing is not None:
+                log.info("claim %s: redoing an unfinished or incomplete prepare", claim)
+                self._remove_recorded(existing)
+            started = self._record_started(claim, plan)
+        self._write(claim, plan, started)
         return plan.devices
 
     def _remove_recorded(self, entry: CheckpointEntry) -> None:
         """Delete exactly the artifacts ``entry`` recorded (absent ones are fine), then the claim's
         own directories they leave empty."""
         uid = entry.uid
+        # Hygon's host copy of a vDCU config is named after the vDCU id the entry holds.
+        held_vdev = {f"vdev{u.vdev_id}.conf" for u in entry.units if u.vdev_id is not None}
         try:
             for text in entry.artifacts:
                 path = Path(text)
-                if uid not in path.name and path.parent.name != uid:
+                if uid not in path.name and path.parent.name != uid and path.name not in held_vdev:
                     raise PrepareError(
                         f"claim uid {uid}: the checkpoint records artifact {path}, which is not named after "
                         "the claim; refusing to remove it"
@@ -224,7 +239,16 @@ class NodePreparer:
 
     # ---- planning: everything is computed before anything is written ---------------------------
 
-    def _plan(self, allocated: AllocatedClaim) -> _Plan:
+    def _taken_units(self, *, exclude: str) -> NodeUnits:
+        """What every other claim in the checkpoint holds (started or completed)."""
+        return NodeUnits.of(
+            UnitGrant(u.device, u.compute_units, u.vdev_id, u.pipe_id, u.held)
+            for entry in self._checkpoint.entries()
+            if entry.uid != exclude
+            for u in entry.units
+        )
+
+    def _plan(self, allocated: AllocatedClaim, taken: NodeUnits) -> _Plan:
         claim = allocated.ref
         devices = device_limits(claim, allocated.results, self._catalog())
         options = _with_device_template(claim, self._options(allocated), devices)
@@ -240,6 +264,7 @@ class NodePreparer:
                 options,
                 self._settings.interception,
                 with_library=self._settings.with_library,
+                taken=taken,
             )
         except InterceptionError as exc:
             raise PrepareError(f"claim {claim}: {exc}") from exc
@@ -267,6 +292,7 @@ class NodePreparer:
             devices=tuple(prepared),
             intercepted=interception.cache_dir is not None,
             files=interception.files,
+            units=interception.units,
         )
 
     def _options(self, allocated: AllocatedClaim) -> HamiCoreOptions:
@@ -309,7 +335,7 @@ class NodePreparer:
 
     # ---- writing: checkpointed step by step ------------------------------------------------------
 
-    def _write(self, claim: ClaimRef, plan: _Plan) -> None:
+    def _record_started(self, claim: ClaimRef, plan: _Plan) -> CheckpointEntry:
         settings = self._settings
         spec_path = self._cdi.spec_path(claim.uid, settings.cdi_kind)
         artifacts = [str(spec_path)]
@@ -322,9 +348,26 @@ class NodePreparer:
             name=claim.name,
             state=ClaimState.PREPARE_STARTED,
             artifacts=tuple(artifacts),
+            units=tuple(
+                CheckpointUnits(
+                    device=u.device,
+                    compute_units=u.compute_units,
+                    vdev_id=u.vdev_id,
+                    pipe_id=u.pipe_id,
+                    held=u.held,
+                )
+                for u in plan.units
+            ),
         )
         try:
             self._checkpoint.put(started)
+        except CheckpointError as exc:
+            raise PrepareError(f"claim {claim}: writing its prepared state failed: {exc}") from exc
+        return started
+
+    def _write(self, claim: ClaimRef, plan: _Plan, started: CheckpointEntry) -> None:
+        settings = self._settings
+        try:
             failpoint(AFTER_CHECKPOINT_STARTED)
             if plan.intercepted:
                 create_claim_cache_dir(settings.interception, claim.uid)
@@ -377,6 +420,7 @@ class _Plan:
     devices: tuple[PreparedDevice, ...]
     intercepted: bool
     files: Mapping[Path, str] = field(default_factory=dict)
+    units: tuple[UnitGrant, ...] = ()
 
 
 def _with_device_template(

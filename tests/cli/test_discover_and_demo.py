@@ -129,7 +129,7 @@ def test_demo_places_every_workload_and_explains_the_pending_one(capsys: pytest.
     assert "V100" in next(c for c in result["cards"] if c["claims"] == ["default/v100-gpu"])["productName"]
     assert len(result["cards"]) == 4 + 8 + 8 + 8 + 4  # three NVIDIA-like nodes, an Ascend and an MLU node
     mlu = pods["mlu-inference"]["claims"][0]
-    assert (mlu["driver"], mlu["env"]["CAMBRICON_SPLIT_VCORES"]) == ("cambricon.hdra.io", "10")
+    assert (mlu["driver"], mlu["env"]["CAMBRICON_SPLIT_MEMS"]) == ("cambricon.hdra.io", "9")
     npu = pods["npu-inference"]["claims"][0]
     assert (npu["driver"], npu["env"]["NPU_MEM_QUOTA"]) == ("ascend.hdra.io", "2000")
     used = {(c["node"], c["device"]): c for c in result["cards"]}
@@ -145,7 +145,7 @@ def test_demo_text_shows_pod_tables_and_card_view(capsys: pytest.CaptureFixture[
     card_rows = [line for line in out.splitlines() if re.match(r"\s+node-\w+\s+gpu-\d+\s", line)]
     assert len(card_rows) == 20
     assert "12 pods running, 1 pending" in out
-    assert "NPU_MEM_QUOTA=2000" in out and "CAMBRICON_SPLIT_VCORES=10" in out
+    assert "NPU_MEM_QUOTA=2000" in out and "CAMBRICON_SPLIT_MEMS=9" in out
 
 
 def test_demo_with_consumable_capacity_off_falls_back_and_still_runs(

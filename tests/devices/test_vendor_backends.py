@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from dra_driver.devices import BackendError, BackendUnavailable, Version, make_backend
-from tests.devices.vendor_tools import tool_script
+from dra_driver.devices import BackendError, BackendUnavailable, DeviceBackend, Version, make_backend
+from dra_driver.devices.amd import AmdBackend
+from dra_driver.devices.hygon import HygonBackend
+from tests.devices.vendor_tools import fake_sysfs, tool_script
 
 GIB = 1024**3
 
@@ -18,17 +20,28 @@ EXPECTED = [
     ("cambricon", ["mlu-0", "mlu-1"], "MLU370-X8", 48 * GIB, "MLU-20a4c2f0-1a22-4c9b-9d3e-6e1f0a5b2c70",
      "4.20.18", "0000:1a:00.0", {}),
     ("hygon", ["dcu-0", "dcu-1"], "Z100", 34342961152, "0x8f2a41c06d7e9b13", "5.16.29", "0000:04:00.0",
-     {"computeUnits": 60}),
+     {"computeUnits": 60, "drmCard": 1, "drmRender": 129}),
     ("amd", ["gpu-0", "gpu-1"], "AMD Instinct MI300X", 196592 * 1024 * 1024,
-     "3fff74a1-0000-1000-80ea-9c3c5b2e710d", "6.8.5", "0000:05:00.0", {"computeUnits": 304}),
+     "3fff74a1-0000-1000-80ea-9c3c5b2e710d", "6.8.5", "0000:05:00.0",
+     {"computeUnits": 304, "drmCard": 1, "drmRender": 129, "rocrUuid": "GPU-00000123456789ab"}),
 ]  # fmt: skip
+
+
+def backend_for(vendor: str, tmp_path: Path) -> DeviceBackend:
+    """The vendor's backend on its fixture tool; AMD and Hygon also read a fake sysfs."""
+    tool = tool_script(tmp_path, vendor)
+    if vendor == "amd":
+        return AmdBackend(tool, sys_root=fake_sysfs(tmp_path / "sys", ["0000:05:00.0", "0000:26:00.0"]))
+    if vendor == "hygon":
+        return HygonBackend(tool, sys_root=fake_sysfs(tmp_path / "sys", ["0000:04:00.0", "0000:24:00.0"]))
+    return make_backend(vendor, node_name="n", tool=tool)
 
 
 @pytest.mark.parametrize("case", EXPECTED, ids=[case[0] for case in EXPECTED])
 def test_discovery_reads_the_documented_output(tmp_path: Path, case: tuple[object, ...]) -> None:
     vendor, names, product, memory, uuid, version, bus, extra = case
     assert isinstance(vendor, str) and isinstance(version, str)
-    backend = make_backend(vendor, node_name="n", tool=tool_script(tmp_path, vendor))
+    backend = backend_for(vendor, tmp_path)
     devices = backend.discover()
     assert backend.vendor == vendor
     assert [d.name for d in devices] == names
@@ -96,8 +109,16 @@ def test_a_tool_path_is_refused_for_the_mock_backend(tmp_path: Path) -> None:
 MOCKS = [
     ("ascend910bx8", "ascend", "npu", "npu-7", "Ascend910B3", 64, {"aiCore", "aiCpu"}),
     ("mlu370x4", "cambricon", "mlu", "mlu-3", "MLU370-X8", 48, set()),
-    ("dcuz100x4", "hygon", "dcu", "dcu-3", "Z100", 32, {"computeUnits"}),
-    ("mi300x8", "amd", "gpu", "gpu-7", "AMD Instinct MI300X", 192, {"computeUnits"}),
+    ("dcuz100x4", "hygon", "dcu", "dcu-3", "Z100", 32, {"computeUnits", "drmCard", "drmRender"}),
+    (
+        "mi300x8",
+        "amd",
+        "gpu",
+        "gpu-7",
+        "AMD Instinct MI300X",
+        192,
+        {"computeUnits", "drmCard", "drmRender", "rocrUuid"},
+    ),
 ]
 
 
@@ -111,3 +132,9 @@ def test_vendor_mock_profiles_match_their_real_backends(
     assert (last.name, last.vendor, last.device_type, last.product_name) == (name, vendor, kind, product)
     assert last.memory_bytes == memory_gib * GIB
     assert set(last.extra_attributes) == extra_keys
+
+
+def test_sysfs_without_the_card_gives_no_drm_attributes_and_no_error(tmp_path: Path) -> None:
+    backend = AmdBackend(tool_script(tmp_path, "amd"), sys_root=fake_sysfs(tmp_path / "sys", []))
+    first = backend.discover()[0]
+    assert first.extra_attributes == {"computeUnits": 304}  # prepare then names the missing attribute

@@ -41,7 +41,7 @@ def test_every_scenario_of_issue_6_has_a_folder() -> None:
     expected = {
         "training-4-cards", "lora-1-card", "inference-1-card", "inference-2-cards-deployment",
         "shared-card-services", "memory-by-size", "memory-by-percentage", "cores-50-percent",
-        "card-type-selection", "uuid-selection", "cambricon-memory-cores", "ascend-910b-2000mib",
+        "card-type-selection", "uuid-selection", "cambricon-memory", "ascend-910b-2000mib",
         "shared-claim", "priority-core-policy", "partitions-mode", "replicas-mode", "hami-style-pods",
     }  # fmt: skip
     assert expected <= {path.name for path in FOLDERS}, sorted(expected - {p.name for p in FOLDERS})

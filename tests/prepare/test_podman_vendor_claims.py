@@ -1,10 +1,13 @@
 """End to end per non-NVIDIA vendor: the NodePreparer prepares a shared-card claim into
 /var/run/cdi, podman starts busybox with the CDI ids it returned, and the container sees the
-vendor's visibility and limit variables (and, for Hygon, the vDCU config at its mount path)."""
+vendor's visibility and limit variables, its device nodes (fake character devices standing in for
+/dev/kfd, /dev/dri/*, /dev/cambricon-split) and, for Hygon, the vDCU config at its mount path."""
 
 from __future__ import annotations
 
 import dataclasses
+import os
+import stat
 import subprocess
 import uuid
 from dataclasses import dataclass
@@ -26,7 +29,21 @@ SCRIPT = r"""
 env | grep -E '^(ASCEND_|NPU_|CAMBRICON_|HIP_|ROCR_|HSA_|HDRA_)' | sort
 if [ -n "$NPU_LOCAL_SHM_PATH" ]; then echo shm > "$NPU_LOCAL_SHM_PATH" && echo shm=writable; fi
 if [ -f {vdev} ]; then cat {vdev}; fi
+for node in /dev/kfd /dev/mkfd /dev/cambricon-split /dev/dri/*; do
+  if [ -c "$node" ]; then echo "node $node"; fi
+done
 """.replace("{vdev}", VDEV_FILE)
+FAKE_NODES = ("kfd", "mkfd", "cambricon-split", *(f"dri/card{i}" for i in range(8)),
+              *(f"dri/renderD{128 + i}" for i in range(8)))  # fmt: skip
+
+
+def fake_dev_dir(root: Path) -> Path:
+    """Character devices 1:3 (what /dev/null is) under the names the vendor specs point at."""
+    for name in FAKE_NODES:
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    return root
 
 
 @dataclass(frozen=True)
@@ -54,7 +71,8 @@ CASES = [
             "ASCEND_VISIBLE_DEVICES": "2",
             "NPU_MEM_QUOTA": "2000",
             "NPU_PRIORITY": "30",
-            "NPU_LOCAL_SHM_PATH": "/hami-vnpu-shmem/claim.shm",
+            "NPU_GLOBAL_SHM_PATH": "/hami-shared-region/2_global_registry",
+            "NPU_LOCAL_SHM_PATH": "/hami-vnpu-shmem/vnpu_local_shmem",
             "shm": "writable",
         },
         absent=("ASCEND_VNPU_SPECS",),
@@ -64,14 +82,14 @@ CASES = [
         "cambricon.hdra.io",
         "mlu-1",
         "9830Mi",
-        "10",
+        "0",
         {
             "CAMBRICON_VISIBLE_DEVICES": "1",
             "CAMBRICON_SPLIT_ENABLE": "1",
-            "CAMBRICON_SPLIT_MEMS": "9728",  # 38 units of 256 MiB
-            "CAMBRICON_SPLIT_VCORES": "10",
-            "CAMBRICON_DSMLU_PROFILE": "10_38",
+            "CAMBRICON_SPLIT_VISIBLE_DEVICES": "1",
+            "CAMBRICON_SPLIT_MEMS": "9",  # 9 units of 1024 MiB
         },
+        lines=("node /dev/cambricon-split",),
     ),
     VendorCase(
         "dcuz100x4",
@@ -79,8 +97,21 @@ CASES = [
         "dcu-1",
         "8Gi",
         "50",
-        {"HIP_VISIBLE_DEVICES": "1"},
-        lines=("mem: 8192 MiB", "cu_count: 30", "device_id: 1", "enable: 1"),
+        {},
+        lines=(
+            "mem: 8192 MiB",
+            "cu_count: 30",
+            "device_id: 0",
+            "vdev_id: 0",
+            "pipe_id: 0",
+            "enable: 1",
+            "cu_mask: 0x000000003fffffff",
+            "node /dev/kfd",
+            "node /dev/mkfd",
+            "node /dev/dri/card1",
+            "node /dev/dri/renderD129",
+        ),
+        absent=("HIP_VISIBLE_DEVICES",),
     ),
     VendorCase(
         "mi300x8",
@@ -88,7 +119,12 @@ CASES = [
         "gpu-3",
         "16Gi",
         "25",
-        {"HIP_DEVICE_MEMORY_LIMIT_0": "16384m", "HSA_CU_MASK": "0:0-75"},  # 304 CUs x 25 %
+        {
+            "HIP_DEVICE_MEMORY_LIMIT": "16384m",
+            "HIP_DEVICE_MEMORY_LIMIT_0": "16384m",
+            "HSA_CU_MASK": "0:0-75",  # 304 CUs x 25 %
+        },
+        lines=("node /dev/kfd", "node /dev/dri/card3", "node /dev/dri/renderD131"),
     ),
 ]
 
@@ -99,7 +135,7 @@ def test_container_sees_the_vendor_limits_of_its_claim(
 ) -> None:
     node = make_node(profile=case.profile, driver=case.driver)
     interception: InterceptionSettings = dataclasses.replace(
-        node.settings.interception, vdev_dir=tmp_path / "vdev"
+        node.settings.interception, vdev_dir=tmp_path / "vdev", dev_dir=fake_dev_dir(tmp_path / "dev")
     )
     node.settings = dataclasses.replace(node.settings, interception=interception)
     node.cdi_dir = SYSTEM_CDI_DIR
@@ -136,7 +172,7 @@ def test_container_sees_the_vendor_limits_of_its_claim(
     seen = dict(line.split("=", 1) for line in lines if "=" in line)
     expected = dict(case.env)
     if case.profile == "mi300x8":
-        expected["ROCR_VISIBLE_DEVICES"] = card.uuid
+        expected["ROCR_VISIBLE_DEVICES"] = str(card.extra_attributes["rocrUuid"])
     for key, value in expected.items():
         assert seen.get(key) == value, (key, completed.stdout)
     assert seen[f"HDRA_DEVICE_{case.device.upper().replace('-', '_')}"] == card.uuid

@@ -44,13 +44,16 @@ def test_hygon_vdev_file_is_written_on_prepare_and_removed_on_unprepare(
     claim = ref_of(node, ClaimSpec("dcu", [shared("dcu-1", "8Gi", "50")]))
     preparer.prepare(claim)
     conf = tmp_path / "vdev" / claim.uid / "vdev0.conf"
+    host = tmp_path / "vdev" / "vdev0.conf"
     text = conf.read_text()
-    assert "mem: 8192 MiB\n" in text and "cu_count: 30\n" in text and "device_id: 1\n" in text
+    assert "mem: 8192 MiB\n" in text and "cu_count: 30\n" in text and "device_id: 0\n" in text
+    assert "device_id: 1\n" in host.read_text()
     entry = preparer.checkpoint.get(claim.uid)
-    assert entry is not None and str(conf) in entry.artifacts
-    assert env_of(node, claim.uid)["HIP_VISIBLE_DEVICES"] == "1"
+    assert entry is not None and {str(conf), str(host)} <= set(entry.artifacts)
+    assert env_of(node, claim.uid) == {}  # dcu-vgpu-device-plugin sets no visibility variable
     preparer.unprepare(claim)
     assert not (tmp_path / "vdev" / claim.uid).exists()
+    assert not host.exists()
     assert node.spec_files() == []
 
 
@@ -67,9 +70,9 @@ def test_ascend_share_gets_hami_vnpu_core_env_and_its_cache_dir(make_node: MakeN
     assert node.claim_dirs() == []
 
 
-def test_cambricon_share_gets_its_smlu_profile(make_node: MakeNode) -> None:
+def test_cambricon_share_gets_the_env_split(make_node: MakeNode) -> None:
     node = make_node(profile="mlu370x4")
-    claim = ref_of(node, ClaimSpec("mlu", [shared("mlu-0", "9830Mi", "10")]))
+    claim = ref_of(node, ClaimSpec("mlu", [shared("mlu-0", "9830Mi", "0")]))
     node.preparer().prepare(claim)
-    assert env_of(node, claim.uid)["CAMBRICON_DSMLU_PROFILE"] == "10_38"
-    assert node.claim_dirs() == []  # SMLU needs no host directory
+    assert env_of(node, claim.uid)["CAMBRICON_SPLIT_MEMS"] == "9"
+    assert node.claim_dirs() == []  # the split needs no host directory

@@ -49,11 +49,11 @@ def _env(
 
 def test_cambricon_and_ascend_claims_place_and_get_vendor_env(tmp_path: Path) -> None:
     state, cards = _state()
-    # 20 % of a 48 GiB MLU370-X8 is 9830 MiB; 10 % of its cores.
-    mlu = exact("mlu", cls="cambricon.hdra.io", capacity={"memory": "9830Mi", "cores": "10"})
+    # 20 % of a 48 GiB MLU370-X8 is 9830 MiB: 9 of Cambricon's 1024 MiB split units.
+    mlu = exact("mlu", cls="cambricon.hdra.io", capacity={"memory": "9830Mi"})
     env = _env(state, cards, mlu, tmp_path)
-    assert env["CAMBRICON_DSMLU_PROFILE"] == "10_38"
-    assert env["CAMBRICON_SPLIT_VCORES"] == "10"
+    assert env["CAMBRICON_SPLIT_MEMS"] == "9"
+    assert env["CAMBRICON_SPLIT_ENABLE"] == "1"
     selector = 'device.attributes["ascend.hdra.io"].productName == "Ascend910B3"'
     npu = exact("npu", selector, cls="ascend.hdra.io", capacity={"memory": "2000Mi"})
     env = _env(state, cards, npu, tmp_path)
