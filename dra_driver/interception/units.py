@@ -32,7 +32,6 @@ from dra_driver.interception.limits import DeviceLimit
 from dra_driver.interception.settings import InterceptionError
 from dra_driver.rules import FULL_CORES
 
-
 MAX_VDEV_IDS = 200
 MAX_PIPE_IDS = 20
 MASK_WORD_BITS = 64

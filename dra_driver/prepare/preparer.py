@@ -30,9 +30,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import threading
 import os
 import stat
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
