@@ -25,7 +25,7 @@ from dra_driver.cli.common import CommandError
 from dra_driver.cli.demo_nodes import DemoNode, start_node, stop_node
 from dra_driver.cli.demo_report import render_json, render_text
 from dra_driver.cli.demo_run import DemoRun, run_workloads
-from dra_driver.cli.demo_workloads import builtin_workloads, vendor_workloads
+from dra_driver.cli.demo_workloads import RequestStyle, builtin_workloads, vendor_workloads
 from dra_driver.devcluster import DevCluster
 from dra_driver.devices import BackendError
 from dra_driver.devices.registry import DRIVER_FOR_BACKEND
@@ -103,13 +103,12 @@ def run(args: argparse.Namespace) -> int:
             nvidia_like = [
                 n for n in nodes if n.driver in (DRIVER_FOR_BACKEND["mock"], DRIVER_FOR_BACKEND["nvidia"])
             ]
-            workloads = builtin_workloads(
-                nvidia_like[0].driver,
-                _pinned_card(nvidia_like),
-                distinct_attribute=gates[FeatureGate.DRA_CONSUMABLE_CAPACITY],
+            style = RequestStyle(
+                consumable_capacity=cluster.feature_gates[FeatureGate.DRA_CONSUMABLE_CAPACITY]
             )
+            workloads = builtin_workloads(nvidia_like[0].driver, _pinned_card(nvidia_like), style)
             drivers = {n.driver for n in nodes}
-            workloads += [w for w in vendor_workloads() if set(w.drivers()) <= drivers]
+            workloads += [w for w in vendor_workloads(style) if set(w.drivers()) <= drivers]
             result: DemoRun = run_workloads(client, nodes, workloads=workloads, policy=Policy(args.policy))
         except (BackendError, KubeError, ValueError) as exc:
             raise CommandError(f"demo failed: {exc}") from exc

@@ -102,7 +102,8 @@ def render_text(run: DemoRun) -> str:
 def _pod_section(pod: PodView) -> str:
     title = f"pod {pod.name} — {pod.description}"
     if pod.status != "Running":
-        return f"{title}\n  {pod.status}: {pod.reason}"
+        first, *rest = pod.reason.splitlines() or [""]
+        return "\n".join([title, f"  {pod.status}: {first}", *(f"    {line}" for line in rest)])
     rows = [
         [claim.name, d.device, d.memory_mib, d.cores_percent or "-", d.share_id[:8] or "-"]
         for claim in pod.claims

@@ -100,7 +100,7 @@ def _run_one(
     except AllocationError as exc:
         outcome = Pending(errors=[str(exc)])
     if isinstance(outcome, Pending):
-        view.reason = _short_reason(outcome)
+        view.reason = _pending_reason(outcome, nodes, workload)
         client.record_event(
             _pod_reference(pod),
             reason="FailedScheduling",
@@ -213,9 +213,17 @@ def _container_env(node: DemoNode, claim_uid: str) -> dict[str, str]:
     return dict(sorted(entry.split("=", 1) for entry in entries))
 
 
-def _short_reason(pending: Pending) -> str:
-    lines = pending.message.splitlines()
-    return lines[0] + (f" (+{len(lines) - 1} more)" if len(lines) > 1 else "")
+def _pending_reason(pending: Pending, nodes: dict[str, DemoNode], workload: Workload) -> str:
+    """Why the pod is pending, one line per node that publishes a driver the pod asks for (those are
+    the nodes it could run on); the other nodes are named together in a last line."""
+    drivers = set(workload.drivers())
+    relevant = [name for name in pending.reasons if nodes[name].driver in drivers]
+    lines = list(pending.errors)
+    lines += [f"node {name}: {reason}" for name in relevant for reason in pending.reasons[name]]
+    others = sorted(set(pending.reasons) - set(relevant))
+    if others:
+        lines.append(f"nodes without {' or '.join(sorted(drivers))} devices: {', '.join(others)}")
+    return "\n".join(lines) or pending.message
 
 
 def _pod_reference(pod: dict[str, Any]) -> V1ObjectReference:

@@ -3,8 +3,13 @@
 Owns: one ``Workload`` per scenario (a pod name and the claims its containers use), written in
 the plain API shape (``resource.k8s.io/v1`` ResourceClaim specs) that a user would apply. The
 selectors use the attributes every hdra slice carries (DESIGN §4); memory and cores are
-``capacity.requests`` so the scheduler, not the driver, does the accounting. It must never
-depend on which node the cards are on: placement is the allocator's job.
+``capacity.requests`` so the scheduler, not the driver, does the accounting. A request for whole
+cards also carries ``whole_card_selector``, so pieces of a card (replicas, partitions) never
+satisfy it. For an API server without DRAConsumableCapacity, which drops ``capacity.requests``
+and ``distinctAttribute``, the same minimums are written as CEL selectors on the device's
+published capacity (GA), so a claim gets a device at least as large as it asks for in every mode
+and on every version; only "distinct cards" cannot be said there. It must never depend on which
+node the cards are on: placement is the allocator's job.
 """
 
 from __future__ import annotations
@@ -12,7 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from dra_driver.rules import CORES, MEMORY
+from dra_driver.rules import CORES, FULL_CORES, MEMORY
+from dra_driver.slices import whole_card_selector
 
 
 @dataclass(frozen=True)
@@ -30,46 +36,55 @@ class Workload:
         )
 
 
-def _request(
-    driver: str,
-    *,
-    count: int = 1,
-    memory: str | None = None,
-    cores: int | None = None,
-    selectors: tuple[str, ...] = (),
-    name: str = "gpu",
-) -> dict[str, Any]:
-    exactly: dict[str, Any] = {"deviceClassName": driver, "allocationMode": "ExactCount", "count": count}
-    requests: dict[str, str] = {}
-    if memory is not None:
-        requests[MEMORY] = memory
-    if cores is not None:
-        requests[CORES] = str(cores)
-    if requests:
-        exactly["capacity"] = {"requests": requests}
-    if selectors:
-        exactly["selectors"] = [{"cel": {"expression": expression}} for expression in selectors]
-    return {"name": name, "exactly": exactly}
+@dataclass(frozen=True)
+class RequestStyle:
+    """How requests are written for the API server at hand (DRAConsumableCapacity on or off)."""
 
+    consumable_capacity: bool = True
 
-def _claim(driver: str, request: dict[str, Any], *, distinct_cards: bool = False) -> dict[str, Any]:
-    devices: dict[str, Any] = {"requests": [request]}
-    if distinct_cards:
-        devices["constraints"] = [{"requests": [request["name"]], "distinctAttribute": f"{driver}/uuid"}]
-    return {"devices": devices}
+    def request(
+        self,
+        driver: str,
+        *,
+        count: int = 1,
+        memory: str | None = None,
+        cores: int | None = None,
+        whole_card: bool = False,
+        selectors: tuple[str, ...] = (),
+        name: str = "gpu",
+    ) -> dict[str, Any]:
+        exactly: dict[str, Any] = {"deviceClassName": driver, "allocationMode": "ExactCount", "count": count}
+        expressions = list(selectors)
+        if whole_card:
+            expressions.append(whole_card_selector(driver))
+            cores = FULL_CORES
+        wanted = {MEMORY: memory, CORES: None if cores is None else str(cores)}
+        requests = {key: value for key, value in wanted.items() if value is not None}
+        if requests and self.consumable_capacity:
+            exactly["capacity"] = {"requests": requests}
+        elif requests:
+            expressions += [
+                f'device.capacity["{driver}"].{key}.compareTo(quantity("{value}")) >= 0'
+                for key, value in requests.items()
+            ]
+        if expressions:
+            exactly["selectors"] = [{"cel": {"expression": expression}} for expression in expressions]
+        return {"name": name, "exactly": exactly}
+
+    def claim(self, driver: str, request: dict[str, Any], *, distinct_cards: bool = False) -> dict[str, Any]:
+        devices: dict[str, Any] = {"requests": [request]}
+        if distinct_cards and self.consumable_capacity:
+            devices["constraints"] = [{"requests": [request["name"]], "distinctAttribute": f"{driver}/uuid"}]
+        return {"devices": devices}
 
 
 def _product(driver: str, text: str) -> str:
     return f'device.attributes["{driver}"].productName.contains("{text}")'
 
 
-def builtin_workloads(driver: str, pinned_uuid: str, *, distinct_attribute: bool = True) -> list[Workload]:
-    """The scenarios of the mission; ``pinned_uuid`` is a real card UUID for the UUID-selection pod.
-
-    ``distinct_attribute`` False leaves out the ``distinctAttribute`` constraints, for API servers
-    without DRAConsumableCapacity (they reject claims that use it).
-    """
-    distinct = distinct_attribute
+def builtin_workloads(driver: str, pinned_uuid: str, style: RequestStyle = RequestStyle()) -> list[Workload]:
+    """The scenarios of the mission; ``pinned_uuid`` is a real card UUID for the UUID-selection pod."""
+    _claim, _request = style.claim, style.request
     return [
         Workload(
             "train-llm",
@@ -77,15 +92,19 @@ def builtin_workloads(driver: str, pinned_uuid: str, *, distinct_attribute: bool
             {
                 "train-llm-gpus": _claim(
                     driver,
-                    _request(driver, count=4, selectors=(_product(driver, "H200"),), cores=100),
-                    distinct_cards=distinct,
+                    _request(driver, count=4, selectors=(_product(driver, "H200"),), whole_card=True),
+                    distinct_cards=True,
                 )
             },
         ),
         Workload(
             "lora-finetune",
             "LoRA fine-tuning on 1 whole A100",
-            {"lora-gpu": _claim(driver, _request(driver, selectors=(_product(driver, "A100"),), cores=100))},
+            {
+                "lora-gpu": _claim(
+                    driver, _request(driver, selectors=(_product(driver, "A100"),), whole_card=True)
+                )
+            },
         ),
         Workload(
             "chat-inference",
@@ -97,7 +116,7 @@ def builtin_workloads(driver: str, pinned_uuid: str, *, distinct_attribute: bool
             "2-card inference: 16 GiB and 30 % on each of two different cards",
             {
                 "vision-gpus": _claim(
-                    driver, _request(driver, count=2, memory="16Gi", cores=30), distinct_cards=distinct
+                    driver, _request(driver, count=2, memory="16Gi", cores=30), distinct_cards=True
                 )
             },
         ),
@@ -174,8 +193,9 @@ def builtin_workloads(driver: str, pinned_uuid: str, *, distinct_attribute: bool
     ]
 
 
-def vendor_workloads() -> list[Workload]:
+def vendor_workloads(style: RequestStyle = RequestStyle()) -> list[Workload]:
     """Workloads for the other vendors' nodes: Cambricon by share, Ascend 910B by size."""
+    _claim, _request = style.claim, style.request
     mlu, npu = "cambricon.hdra.io", "ascend.hdra.io"
     return [
         Workload(

@@ -7,6 +7,7 @@ import only ``dra_driver.devices``, ``dra_driver.kube`` and ``dra_driver.paramet
 vNPU template table) of hdra. ``VNPU_TEMPLATE`` is the attribute naming an Ascend template device.
 """
 
+from dra_driver.slices.attributes import whole_card_selector
 from dra_driver.slices.builder import build_slices, slice_name
 from dra_driver.slices.compare import dropped_gates, slice_content
 from dra_driver.slices.limits import SliceLimits, limits_for
@@ -31,4 +32,5 @@ __all__ = [
     "limits_for",
     "slice_content",
     "slice_name",
+    "whole_card_selector",
 ]

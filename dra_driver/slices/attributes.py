@@ -74,6 +74,14 @@ def card_attributes(device: AcceleratorDevice, limits: SliceLimits) -> dict[str,
     return {key: attribute(value) for key, value in values.items()}
 
 
+def whole_card_selector(driver: str) -> str:
+    """The CEL selector a request for whole cards carries (DESIGN §4): true only for a device that is
+    a whole physical card. Partitions, vNPU templates and replicas carry ``parentUUID``; the card
+    itself (exclusive, capacity, the partitions mode's whole-card device) never does. It needs no
+    feature gate, so a whole-card request is never satisfied by pieces of one card, on any server."""
+    return f'!("{PARENT_UUID}" in device.attributes["{driver}"])'
+
+
 def derived_name(card: AcceleratorDevice, suffix: str) -> str:
     """``<card name>-<suffix>`` (``gpu-0-p4-1``), checked to be a DNS label."""
     name = f"{card.name}-{suffix}"

@@ -1,7 +1,7 @@
 """The ResourceClaimTemplate generated for one container's asks (DESIGN §7, dra-api.md §1.4).
 
 Owns: one request per ask (``exactly`` with the family's DeviceClass = driver name, the card count,
-CEL selectors and ``capacity.requests``; or, for a memory percentage, a ``firstAvailable`` list
+CEL selectors (a whole card also ``whole_card_selector``) and ``capacity.requests``; or, for a memory percentage, a ``firstAvailable`` list
 with one sub-request per distinct card memory size, smallest first, each pinned to that size),
 ``distinctAttribute: <driver>/uuid`` for multi-card asks, the priority as an ``AcceleratorConfig``,
 and the content-hashed name ``hdra-<container>-<10 hex of sha256(canonical spec)>``: the same spec
@@ -18,7 +18,8 @@ from typing import Any, Final
 
 from dra_driver.kube.quantity import MIB, binary_quantity
 from dra_driver.parameters import AcceleratorConfig
-from dra_driver.rules import CORES, MEMORY
+from dra_driver.rules import CORES, FULL_CORES, MEMORY
+from dra_driver.slices import whole_card_selector
 from dra_driver.webhook.asks import Ask
 from dra_driver.webhook.errors import Denial
 from dra_driver.webhook.selectors import Card, matches, memory_size_expression, selector_expressions
@@ -91,9 +92,13 @@ def _request(ask: Ask, where: str, cards: CardSource | None) -> dict[str, Any]:
     family = ask.family
     if ask.memory_percentage is not None:
         return {"name": family.request_name, "firstAvailable": _first_available(ask, where, cards)}
+    expressions = selector_expressions(family, ask.selection)
+    if ask.memory_mib is None and ask.cores == FULL_CORES:
+        # A whole card (all memory, all cores): never a replica or partition of one (DESIGN §4).
+        expressions = [*expressions, whole_card_selector(family.driver)]
     exactly = {
         "deviceClassName": family.driver,
-        **_selectors(selector_expressions(family, ask.selection)),
+        **_selectors(expressions),
         "allocationMode": "ExactCount",
         "count": ask.count,
         **_capacity(ask.memory_mib, ask.cores),

@@ -184,3 +184,48 @@ def test_demo_without_an_nvidia_driver_says_so(capsys: pytest.CaptureFixture[str
     with library_missing():
         assert main(["demo", "--backend", "nvidia"]) == 1
     assert "no NVIDIA driver found on this node" in capsys.readouterr().err
+
+
+def _outcomes(result: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+    return {
+        pod["name"]: (pod["status"], *(d["device"] for c in pod["claims"] for d in c["devices"]))
+        for pod in result["pods"]
+    }
+
+
+def test_whole_card_pods_never_run_on_replicas_and_both_replicas_paths_agree(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Issue 18 item 7: on 1.34 (auto falls back to replicas, the server drops capacity requests and
+    distinctAttribute) the whole-card pods ran on replicas of one card; with --mode replicas on 1.36
+    they were pending. Both must now give the same placements, and no whole card is a replica."""
+    on_134, err = run_demo_json(capsys, "--kube-version", "1.34")
+    assert "replicas mode" in err
+    on_136, _ = run_demo_json(capsys, "--mode", "replicas")
+    assert _outcomes(on_134) == _outcomes(on_136)
+    for result in (on_134, on_136):
+        pods = {pod["name"]: pod for pod in result["pods"]}
+        for whole in ("train-llm", "lora-finetune"):
+            assert pods[whole]["status"] == "Pending", pods[whole]
+            assert '!("parentUUID" in device.attributes["mock.hdra.io"])' in pods[whole]["reason"]
+        # a share asking for more than a replica holds is not given a smaller one either
+        assert pods["chat-inference"]["status"] == "Pending"  # 20 GiB and 50 % > a quarter card
+        embedding = pods["embedding"]["claims"][0]["devices"][0]
+        assert embedding["device"].endswith("-r0") and embedding["memoryMiB"] >= 6144
+
+
+def test_demo_pending_reason_names_every_node_that_could_run_the_pod(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Issue 18 item 19: the H100 pod's reason showed node-a100 only and hid the rest as "(+4 more)"."""
+    result, _ = run_demo_json(capsys)
+    (h100,) = [pod for pod in result["pods"] if pod["name"] == "h100-wanted"]
+    lines = h100["reason"].splitlines()
+    assert [line.split(":")[0] for line in lines[:3]] == [
+        "node node-h200",
+        "node node-a100",
+        "node node-mixed",
+    ]
+    assert all('productName.contains("H100")` is false' in line for line in lines[:3])
+    assert lines[3:] == ["nodes without mock.hdra.io devices: node-ascend, node-mlu"]
+    assert "more)" not in h100["reason"]

@@ -38,6 +38,11 @@ def _size(driver: str, size: str) -> str:
     return f'"memory" in {cap} && {cap}.memory.compareTo(quantity("{size}")) == 0'
 
 
+def _whole(driver: str) -> str:
+    """Only whole cards: replicas and partitions carry parentUUID (DESIGN §4, issue 18 item 7)."""
+    return f'!("parentUUID" in device.attributes["{driver}"])'
+
+
 def _sel(*expressions: str) -> dict[str, Any]:
     return {"selectors": [{"cel": {"expression": e}} for e in expressions]}
 
@@ -103,7 +108,7 @@ CASES: list[tuple[str, dict[str, Any], dict[str, str], dict[str, Any]]] = [
         "gpu-only-exclusive",
         {"nvidia.com/gpu": 1},
         {},
-        {"requests": [{"name": "gpu", "exactly": _exact(NVD, cores="100")}]},
+        {"requests": [{"name": "gpu", "exactly": _exact(NVD, cores="100", **_sel(_whole(NVD)))}]},
     ),
     (
         "gpumem",
@@ -152,7 +157,7 @@ CASES: list[tuple[str, dict[str, Any], dict[str, str], dict[str, Any]]] = [
         {"nvidia.com/gpu": "1", "nvidia.com/priority": "1"},
         {},
         {
-            "requests": [{"name": "gpu", "exactly": _exact(NVD, cores="100")}],
+            "requests": [{"name": "gpu", "exactly": _exact(NVD, cores="100", **_sel(_whole(NVD)))}],
             "config": [_config("gpu", NVD, "low")],
         },
     ),
