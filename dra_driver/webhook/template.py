@@ -1,8 +1,9 @@
 """The ResourceClaimTemplate generated for one container's asks (DESIGN §7, dra-api.md §1.4).
 
 Owns: one request per ask (``exactly`` with the family's DeviceClass = driver name, the card count,
-CEL selectors (a whole card also ``whole_card_selector``) and ``capacity.requests``; or, for a memory percentage, a ``firstAvailable`` list
-with one sub-request per distinct card memory size, smallest first, each pinned to that size),
+CEL selectors (a whole card also ``whole_card_selector``) and ``capacity.requests``; or, for a
+memory percentage, a ``firstAvailable`` list with one sub-request per distinct card memory size,
+smallest first, each pinned to that size),
 ``distinctAttribute: <driver>/uuid`` for multi-card asks, the priority as an ``AcceleratorConfig``,
 and the content-hashed name ``hdra-<container>-<10 hex of sha256(canonical spec)>``: the same spec
 always gets the same name, so identical pods share one template and re-creating one is a no-op.

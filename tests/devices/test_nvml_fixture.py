@@ -53,7 +53,8 @@ def test_h200_fixture_gives_the_recorded_devices(
     devices = replay(fixture, install_nvml, sysfs)
     assert devices == [AcceleratorDevice.model_validate(d) for d in fixture["accelerator_devices"]]
     assert devices[0].memory_bytes == 150754820096
-    assert devices[0].driver_version == Version(semver="580.159.4")  # recorded on a real H200 (driver 580.159.04)
+    # recorded on a real H200 (driver 580.159.04)
+    assert devices[0].driver_version == Version(semver="580.159.4")
 
 
 def test_fixture_error_markers_replay(
