@@ -98,6 +98,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="HAMi-core's host lock dir (default: /tmp/vgpulock)",
     )
     parser.add_argument(
+        "--hook-python",
+        type=Path,
+        default=InterceptionSettings().hook_python,
+        help="NVIDIA: the host's Python 3.8+ that runs hdra's CDI hook <library-dir>/hdra-cdi-hook.py "
+        "(default: /usr/bin/python3)",
+    )
+    parser.add_argument(
         "--vdev-dir",
         type=Path,
         default=InterceptionSettings().vdev_dir,
@@ -277,6 +284,7 @@ def _preparer(
             lock_dir=args.lock_dir.absolute(),
             visibility=args.visibility,
             vdev_dir=args.vdev_dir.absolute(),
+            hook_python=args.hook_python,
         )
     except ValueError as exc:
         raise CommandError(f"invalid node paths: {exc}") from exc

@@ -3,12 +3,18 @@ surface: ``DeviceLimit``, ``InterceptionSettings``, ``HamiCoreOptions``, ``build
 and ``build_vendor_edits`` (per vendor, hami.md §4) → ``InterceptionResult``, ``claim_vendor``, the
 vDCU file functions (``claim_vdev_dir``, ``remove_claim_vdev_dir``, ``remove_host_vdev_file``), the
 node-unique units (``NodeUnits``, ``UnitGrant``), ``cuda_order``, the cache-
-directory functions (``claim_cache_dir``, ``create_claim_cache_dir``, ``remove_claim_cache_dir``),
+directory functions (``claim_cache_dir``, ``create_claim_cache_dir``, ``remove_claim_cache_dir``,
+``claim_region_files``),
 the container paths and ``InterceptionError``. Must never import ``dra_driver.prepare`` or anything
 above it, and never touch files except through the cache-directory and vDCU-directory functions.
 """
 
-from dra_driver.interception.cache_dir import claim_cache_dir, create_claim_cache_dir, remove_claim_cache_dir
+from dra_driver.interception.cache_dir import (
+    claim_cache_dir,
+    claim_region_files,
+    create_claim_cache_dir,
+    remove_claim_cache_dir,
+)
 from dra_driver.interception.hami_core import InterceptionResult, build_hami_core_edits
 from dra_driver.interception.limits import DeviceLimit, cuda_order
 from dra_driver.interception.settings import (
@@ -45,6 +51,7 @@ __all__ = [
     "build_hami_core_edits",
     "build_vendor_edits",
     "claim_cache_dir",
+    "claim_region_files",
     "claim_vdev_dir",
     "claim_vendor",
     "create_claim_cache_dir",

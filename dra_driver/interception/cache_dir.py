@@ -1,9 +1,12 @@
 """The per-claim HAMi-core cache directory on the host: ``<state_dir>/claims/<claim-uid>/``.
 
-Owns: ``claim_cache_dir``, ``create_claim_cache_dir`` and ``remove_claim_cache_dir`` — the only
-file I/O of the interception package. The directory holds the claim's shared accounting region
-(``CUDA_DEVICE_MEMORY_SHARED_CACHE``), which every container of every pod sharing the claim maps,
-so they share one set of limits (DESIGN §5).
+Owns: ``claim_cache_dir``, ``create_claim_cache_dir``, ``remove_claim_cache_dir`` and
+``claim_region_files`` — the only
+file I/O of the interception package. For NVIDIA the directory holds one HAMi-core region directory
+per attached container (``<container-id>/vgpu.cache``, made by hdra's CDI hook, DESIGN §5), the
+hook's registry and lock, and ``.unattached``: the empty read-only placeholder the CDI spec mounts at
+the container's region path until the hook binds the container's own directory over it. Ascend's
+hami-vnpu-core keeps its shared files in the directory itself.
 
 Mode: the directory is 0777, as HAMi makes its per-container directory (hami.md §2.3), because
 HAMi-core creates and writes the region file as whatever user the container runs as, and pods
@@ -22,7 +25,8 @@ import stat
 from pathlib import Path
 
 from dra_driver.cdi import CdiError, validate_claim_uid
-from dra_driver.interception.settings import InterceptionError, InterceptionSettings
+from dra_driver.cdihook.region import PLACEHOLDER_MODE, UNATTACHED_DIR
+from dra_driver.interception.settings import SHARED_CACHE_FILE, InterceptionError, InterceptionSettings
 
 CACHE_DIR_MODE = 0o777
 PRIVATE_DIR_MODE = 0o700
@@ -71,10 +75,33 @@ def create_claim_cache_dir(settings: InterceptionSettings, claim_uid: str) -> Pa
             _mkdir(parent, PRIVATE_DIR_MODE)
     _mkdir(path, CACHE_DIR_MODE)
     os.chmod(path, CACHE_DIR_MODE)  # an existing dir from an older run gets the documented mode too
+    _mkdir(path / UNATTACHED_DIR, PLACEHOLDER_MODE)
+    os.chmod(path / UNATTACHED_DIR, PLACEHOLDER_MODE)
     if not settings.lock_dir.exists():
         settings.lock_dir.parent.mkdir(parents=True, exist_ok=True)
         _mkdir(settings.lock_dir, LOCK_DIR_MODE)
     return path
+
+
+def claim_region_files(settings: InterceptionSettings, claim_uid: str) -> list[tuple[str, Path]]:
+    """(region directory name, region file) of every HAMi-core region in the claim's directory.
+
+    Sorted by name; dot-entries (the hook's registry, lock and placeholder) and symlinks are left
+    out, and a directory without a region file yet (no CUDA process started) too. Never raises for
+    a missing claim directory (returns []).
+    """
+    try:
+        entries = sorted(os.scandir(claim_cache_dir(settings, claim_uid)), key=lambda e: e.name)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    found = []
+    for entry in entries:
+        if entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False):
+            continue
+        region = Path(entry.path) / SHARED_CACHE_FILE
+        if os.path.lexists(region):
+            found.append((entry.name, region))
+    return found
 
 
 def remove_claim_cache_dir(settings: InterceptionSettings, claim_uid: str) -> bool:

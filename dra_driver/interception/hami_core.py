@@ -3,9 +3,12 @@
 Owns: ``build_hami_core_edits`` and ``InterceptionResult``. Pure computation: from the claim's
 device limits, its options and the node settings it derives the CDI container edits (env and
 mounts) and the extra CDI device ids that make the cards visible. A claim of whole cards, or one
-with enforcement "none", gets no interception at all, only visibility. It must never touch files
-(creating the claim's cache directory is ``cache_dir.create_claim_cache_dir``'s job) and never
-look at a container runtime.
+with enforcement "none", gets no interception at all, only visibility. An intercepted claim's
+containers get an empty read-only placeholder at ``CONTAINER_CACHE_DIR`` and hdra's CDI hooks
+(``dra_driver.cdihook.region``): ``createContainer`` binds the container's own region directory
+over the placeholder, or refuses a second PID namespace; ``poststop`` releases it (DESIGN §5). It
+must never touch files (creating the claim's cache directory is
+``cache_dir.create_claim_cache_dir``'s job) and never look at a container runtime.
 """
 
 from __future__ import annotations
@@ -14,7 +17,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dra_driver.cdi import CdiError, ContainerEdits, Mount, qualified_name
+from dra_driver.cdi import CdiError, ContainerEdits, Hook, Mount, qualified_name
+from dra_driver.cdihook.region import (
+    ATTACH,
+    HOOK_OF,
+    HOOK_TIMEOUT_SECONDS,
+    RELEASE,
+    UNATTACHED_DIR,
+    hook_args,
+)
 from dra_driver.interception.limits import DeviceLimit, ordered_limits
 from dra_driver.interception.settings import (
     CONTAINER_CACHE_DIR,
@@ -60,6 +71,19 @@ class InterceptionResult:
 
 def _bind(host: Path, container: str, options: tuple[str, ...]) -> Mount:
     return Mount(host_path=str(host), container_path=container, options=options)
+
+
+def _region_hook(command: str, cache_dir: Path, settings: InterceptionSettings) -> Hook:
+    """One of the claim's two CDI hooks (``attach`` at createContainer, ``release`` at poststop)."""
+    args = hook_args(
+        str(settings.hook_python), str(settings.hook_script), command, str(cache_dir), CONTAINER_CACHE_DIR
+    )
+    return Hook(
+        hook_name=HOOK_OF[command],
+        path=str(settings.hook_python),
+        args=tuple(args),
+        timeout=HOOK_TIMEOUT_SECONDS,
+    )
 
 
 def _visibility(
@@ -121,7 +145,11 @@ def build_hami_core_edits(
     if with_library:
         mounts.append(_bind(settings.preload_path, CONTAINER_PRELOAD_PATH, READ_ONLY))
         mounts.append(_bind(settings.library_path, CONTAINER_LIBRARY_PATH, READ_ONLY))
-    mounts.append(_bind(cache_dir, CONTAINER_CACHE_DIR, READ_WRITE))
+    mounts.append(_bind(cache_dir / UNATTACHED_DIR, CONTAINER_CACHE_DIR, READ_ONLY))
     mounts.append(_bind(settings.lock_dir, CONTAINER_LOCK_DIR, READ_WRITE))
-    edits = ContainerEdits(env=tuple(f"{key}={value}" for key, value in env.items()), mounts=tuple(mounts))
+    edits = ContainerEdits(
+        env=tuple(f"{key}={value}" for key, value in env.items()),
+        mounts=tuple(mounts),
+        hooks=tuple(_region_hook(command, cache_dir, settings) for command in (ATTACH, RELEASE)),
+    )
     return InterceptionResult(edits, device_ids, env, True, device_order, cache_dir, tuple(ordered))

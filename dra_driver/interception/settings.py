@@ -24,14 +24,17 @@ CONTAINER_PRELOAD_PATH = "/etc/ld.so.preload"
 LD_SO_PRELOAD_CONTENT = f"{CONTAINER_LIBRARY_PATH}\n"
 """What the host's ``<host_library_dir>/ld.so.preload`` must contain (written by the DaemonSet)."""
 
-# The claim's accounting directory. HAMi mounts a per-container dir at /usr/local/vgpu and puts the
-# region file in it; hdra mounts the per-claim dir one level down so that the library's bind mount
-# at /usr/local/vgpu/libvgpu.so never creates a mount-point file inside the host's claim directory.
+# The container's accounting directory. HAMi mounts a per-container dir at /usr/local/vgpu and puts
+# the region file in it; hdra's CDI hook mounts the container's own region directory one level down
+# (DESIGN §5), so that the library's bind mount at /usr/local/vgpu/libvgpu.so never creates a
+# mount-point file inside a host region directory.
 CONTAINER_CACHE_DIR = "/usr/local/vgpu/claim"
 SHARED_CACHE_FILE = "vgpu.cache"
 CONTAINER_LOCK_DIR = "/tmp/vgpulock"  # noqa: S108 - the fixed path HAMi-core's unified lock uses
 
 HOST_LIBRARY_NAME = "libvgpu.so"
+HOST_HOOK_NAME = "hdra-cdi-hook.py"
+"""The CDI hook (a copy of ``dra_driver/cdihook/region.py``) next to the library on the host."""
 HOST_PRELOAD_NAME = "ld.so.preload"
 CLAIMS_SUBDIR = "claims"
 
@@ -51,6 +54,7 @@ PATH_SETTINGS = (
     "dev_dir",
     "ascend_vnpu_core_dir",
     "ascend_shared_region_dir",
+    "hook_python",
 )
 
 
@@ -71,6 +75,8 @@ class InterceptionSettings:
     ``HYGONPATH`` (mounted at /opt/hygondriver), ``dev_dir`` the host's device directory (CDI
     device nodes' host paths; tests point it at fake nodes), and the two ``ascend_*`` dirs the
     host paths ascend-device-plugin installs hami-vnpu-core and its shared region at.
+    ``hook_python`` is the host's Python 3.8+ interpreter that the container runtime runs hdra's
+    CDI hook with (``hook_script``).
     """
 
     host_library_dir: Path = Path("/usr/local/hdra")
@@ -84,6 +90,7 @@ class InterceptionSettings:
     dev_dir: Path = Path("/dev")
     ascend_vnpu_core_dir: Path = Path("/usr/local/hami-vnpu-core")
     ascend_shared_region_dir: Path = Path("/usr/local/hami-shared-region")
+    hook_python: Path = Path("/usr/bin/python3")
 
     def __post_init__(self) -> None:
         for field_name in PATH_SETTINGS:
@@ -106,6 +113,11 @@ class InterceptionSettings:
     def preload_path(self) -> Path:
         """The host's ``ld.so.preload`` (content ``LD_SO_PRELOAD_CONTENT``), mounted at /etc/ld.so.preload."""
         return self.host_library_dir / HOST_PRELOAD_NAME
+
+    @property
+    def hook_script(self) -> Path:
+        """The host's copy of hdra's CDI hook, run by ``hook_python`` for every intercepted container."""
+        return self.host_library_dir / HOST_HOOK_NAME
 
     @property
     def claims_dir(self) -> Path:

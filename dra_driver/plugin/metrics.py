@@ -3,7 +3,8 @@
 Owns: ``PluginMetrics`` (operation counters and latency histogram), ``NodeStateCollector`` (the
 prepared-claims gauge, per-card allocation and per-claim actual usage, all computed at scrape
 time from the checkpoint, the device catalog, the claims' CDI specs and HAMi-core's shared region
-files, so they can never drift from what is prepared), ``InstrumentedPreparer`` (a
+files — one per container attached to the claim, summed per claim and card — so they can never
+drift from what is prepared), ``InstrumentedPreparer`` (a
 ``ClaimPreparer`` wrapper that counts and times) and ``MetricsServer``.
 
 Allocation per card, per prepared claim: a device that is not shared counts its published
@@ -36,7 +37,7 @@ from prometheus_client.registry import Collector
 
 from dra_driver.checkpoint import CheckpointEntry, CheckpointStore, ClaimState
 from dra_driver.devices import AcceleratorDevice
-from dra_driver.interception import SHARED_CACHE_FILE, DeviceLimit, InterceptionError, cuda_order
+from dra_driver.interception import DeviceLimit, InterceptionError, claim_region_files, cuda_order
 from dra_driver.interception.shared_region import SharedRegionError, read_shared_region
 from dra_driver.kube.quantity import MIB
 from dra_driver.prepare import DeviceCatalog, PreparerSettings
@@ -219,6 +220,7 @@ class NodeStateCollector(Collector):
         yield from families
 
     def _usage(self, node: str, entries: list[CheckpointEntry]) -> Iterator[Metric]:
+        """Per claim and card: the sum over the claim's region files (one per attached PID namespace)."""
         labels = ["node", "namespace", "claim", "claim_uid", "deviceuuid"]
         used = GaugeMetricFamily(
             "hami_vgpu_memory_used_bytes", "Memory the claim's processes use (HAMi-core)", labels=labels
@@ -233,29 +235,40 @@ class NodeStateCollector(Collector):
         )
         readable = GaugeMetricFamily(
             "hdra_claim_shared_region_readable",
-            "1 when the claim's HAMi-core shared region parsed, 0 when it exists but cannot be read",
-            labels=["node", "namespace", "claim", "claim_uid"],
+            "1 when a HAMi-core region file of the claim parsed, 0 when it exists but cannot be read "
+            "(torn, or a layout hdra does not know); one per region directory (container)",
+            labels=["node", "namespace", "claim", "claim_uid", "region"],
         )
         for entry in entries:
-            path = self._settings.interception.claims_dir / entry.uid / SHARED_CACHE_FILE
-            if not path.exists():
-                continue
             claim = [node, entry.namespace, entry.name, entry.uid]
-            try:
-                region = read_shared_region(path)
-            except SharedRegionError as exc:
-                log.warning("metrics: claim %s/%s: %s", entry.namespace, entry.name, exc)
-                readable.add_metric(claim, 0)
-                continue
-            readable.add_metric(claim, 1)
-            seen: set[str] = set()
-            for device in region.devices:
-                if not device.uuid or device.uuid in seen:
+            totals: dict[str, list[int]] = {}  # uuid -> [used, limit, sm util]
+            for region_name, path in claim_region_files(self._settings.interception, entry.uid):
+                try:
+                    region = read_shared_region(path)
+                except SharedRegionError as exc:
+                    log.warning(
+                        "metrics: shared region unreadable claim=%s/%s region=%s: %s",
+                        entry.namespace,
+                        entry.name,
+                        region_name,
+                        exc,
+                    )
+                    readable.add_metric([*claim, region_name], 0)
                     continue
-                seen.add(device.uuid)
-                used.add_metric([*claim, device.uuid], device.used_bytes)
-                limit.add_metric([*claim, device.uuid], device.limit_bytes)
-                util.add_metric([*claim, device.uuid], device.sm_util_percent)
+                readable.add_metric([*claim, region_name], 1)
+                seen: set[str] = set()
+                for device in region.devices:
+                    if not device.uuid or device.uuid in seen:
+                        continue
+                    seen.add(device.uuid)
+                    total = totals.setdefault(device.uuid, [0, 0, 0])
+                    total[0] += device.used_bytes
+                    total[1] = max(total[1], device.limit_bytes)  # every region has the claim's limit
+                    total[2] += device.sm_util_percent
+            for uuid, (used_bytes, limit_bytes, sm_util) in sorted(totals.items()):
+                used.add_metric([*claim, uuid], used_bytes)
+                limit.add_metric([*claim, uuid], limit_bytes)
+                util.add_metric([*claim, uuid], sm_util)
         yield from (used, limit, util, readable)
 
 

@@ -36,7 +36,7 @@ from dra_driver.interception import (
     create_claim_cache_dir,
 )
 from tests.interception.cards import card
-from tests.support.podman import FAKE_LIBRARY, PODMAN, SYSTEM_CDI_DIR, missing_prerequisite
+from tests.support.podman import FAKE_LIBRARY, PODMAN, SYSTEM_CDI_DIR, install_cdi_hook, missing_prerequisite
 
 SCRIPT = r"""
 env | grep -E '^(CUDA_|GPU_|NVIDIA_|LIBCUDA_)' | sort
@@ -69,7 +69,10 @@ def test_podman_applies_hami_core_edits(tmp_path: Path, rootfs: Path, cdi_writer
     (library_dir / "libvgpu.so").write_text(FAKE_LIBRARY + "\n")
     (library_dir / "ld.so.preload").write_text(LD_SO_PRELOAD_CONTENT)
     settings = InterceptionSettings(
-        host_library_dir=library_dir, state_dir=tmp_path / "state", lock_dir=tmp_path / "vgpulock"
+        host_library_dir=library_dir,
+        state_dir=tmp_path / "state",
+        lock_dir=tmp_path / "vgpulock",
+        hook_python=install_cdi_hook(library_dir),
     )
     claim_uid = str(uuid.uuid4())
     # Input order is gpu-0 first, but gpu-1 has the lower PCI address: it must be CUDA index 0.
@@ -121,8 +124,11 @@ def test_podman_applies_hami_core_edits(tmp_path: Path, rootfs: Path, cdi_writer
     assert "library=writable" not in lines
     assert seen["cache"] == "writable"
     assert seen["lock"] == "mounted"
-    # The container wrote the claim's shared region into the host's per-claim directory.
-    assert (cache_dir / SHARED_CACHE_FILE).read_text() == "region\n"
+    # The region path was writable, so the createContainer hook bound the container's own region
+    # directory over the read-only placeholder; podman --rm removed the container, and the poststop
+    # hook released it: no region directory and no registry entry are left.
+    assert sorted(p.name for p in cache_dir.iterdir()) == [".attach.lock", ".attached.json", ".unattached"]
+    assert '"containers": []' in (cache_dir / ".attached.json").read_text()
     assert (library_dir / "libvgpu.so").read_text() == FAKE_LIBRARY + "\n"
 
 

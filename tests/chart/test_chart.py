@@ -162,6 +162,10 @@ def test_daemonset_contract() -> None:
         assert [c["name"] for c in init] == (["install-hami-core"] if vendor == "nvidia" else [])
     script = daemonsets["nvidia"]["spec"]["template"]["spec"]["initContainers"][0]["args"][0]
     assert "/usr/local/vgpu/libvgpu.so" in script and "ld.so.preload" in script
+    # hdra's CDI hook lands next to the library, where InterceptionSettings.hook_script points.
+    assert "dra_driver.cdihook.region" in script and '"$dest/hdra-cdi-hook.py"' in script
+    nvidia_args = daemonsets["nvidia"]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--hook-python=/usr/bin/python3" in nvidia_args
     assert "--profile=a100x4" in daemonsets["mock"]["spec"]["template"]["spec"]["containers"][0]["args"]
 
 

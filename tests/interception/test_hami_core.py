@@ -60,12 +60,41 @@ def test_mounts_and_cache_for_an_intercepted_claim() -> None:
     assert mounts == {
         ("/opt/hdra-lib/ld.so.preload", CONTAINER_PRELOAD_PATH): ("ro", "nosuid", "nodev", "bind"),
         ("/opt/hdra-lib/libvgpu.so", CONTAINER_LIBRARY_PATH): ("ro", "nosuid", "nodev", "bind"),
-        (cache_dir, CONTAINER_CACHE_DIR): ("rw", "nosuid", "nodev", "bind"),
+        # Read-only and empty until the createContainer hook binds the container's own region dir.
+        (f"{cache_dir}/.unattached", CONTAINER_CACHE_DIR): ("ro", "nosuid", "nodev", "bind"),
         ("/run/vgpulock", CONTAINER_LOCK_DIR): ("rw", "nosuid", "nodev", "bind"),
     }
     assert result.cache_dir == Path(cache_dir)
     assert result.env["CUDA_DEVICE_MEMORY_SHARED_CACHE"].startswith(CONTAINER_CACHE_DIR + "/")
     assert result.cdi_device_ids == ()
+
+
+def test_an_intercepted_claim_runs_the_region_hooks_with_the_hosts_python() -> None:
+    settings = InterceptionSettings(
+        host_library_dir=Path("/opt/hdra-lib"),
+        state_dir=Path("/srv/hdra"),
+        hook_python=Path("/opt/py/bin/python3"),
+    )
+    result = build_hami_core_edits(CLAIM_UID, LIMITS[:1], AUTO, settings, with_library=True)
+    cache_dir = f"/srv/hdra/claims/{CLAIM_UID}"
+    hook = ("/opt/py/bin/python3", "-I", "-S", "/opt/hdra-lib/hdra-cdi-hook.py")
+    assert [(h.hook_name, h.path, h.args) for h in result.edits.hooks] == [
+        (
+            "createContainer",
+            "/opt/py/bin/python3",
+            (*hook, "attach", "--claim-dir", cache_dir, "--container-path", CONTAINER_CACHE_DIR),
+        ),
+        ("poststop", "/opt/py/bin/python3", (*hook, "release", "--claim-dir", cache_dir)),
+    ]
+    assert all(h.timeout == 30 for h in result.edits.hooks)
+
+
+def test_whole_cards_and_enforcement_none_get_no_hooks() -> None:
+    whole = build_hami_core_edits(CLAIM_UID, [DeviceLimit(CARDS[0])], AUTO, SETTINGS, with_library=True)
+    off = build_hami_core_edits(
+        CLAIM_UID, LIMITS, HamiCoreOptions(enforcement="none"), SETTINGS, with_library=True
+    )
+    assert whole.edits.hooks == off.edits.hooks == ()
 
 
 def test_mock_gets_the_same_env_without_the_library() -> None:

@@ -91,7 +91,7 @@ def test_counts_latency_and_allocation_follow_prepare_and_unprepare(served: Serv
     assert value(series, "hdra_device_allocated_memory_bytes", deviceuuid=card.uuid) == 0
 
 
-def test_usage_comes_from_the_claims_shared_region_and_a_torn_one_does_not_break_scrapes(
+def test_usage_sums_the_claims_region_files_and_a_torn_one_does_not_break_scrapes(
     served: Served,
 ) -> None:
     node, preparer = served.node, served.preparer
@@ -101,18 +101,33 @@ def test_usage_comes_from_the_claims_shared_region_and_a_torn_one_does_not_break
     preparer.prepare(first)
     preparer.prepare(second)
     claims_dir = node.settings.interception.claims_dir
-    good = region_bytes([card.uuid], [4096 * MIB], [Proc(7, {0: 1500 * MIB}, {0: 42})])
-    (claims_dir / first.uid / "vgpu.cache").write_bytes(good)
-    (claims_dir / second.uid / "vgpu.cache").write_bytes(good[: REGION_SIZE // 2])
+    # One region directory per attached container (the CDI hook's <claim dir>/<container id>/):
+    # an init container that has not been released yet and the main container.
+    regions = {
+        "init0": region_bytes([card.uuid], [4096 * MIB], [Proc(7, {0: 1500 * MIB}, {0: 42})]),
+        "main1": region_bytes([card.uuid], [4096 * MIB], [Proc(1, {0: 500 * MIB}, {0: 8})]),
+    }
+    for name, data in regions.items():
+        (claims_dir / first.uid / name).mkdir()
+        (claims_dir / first.uid / name / "vgpu.cache").write_bytes(data)
+    (claims_dir / first.uid / "attached-no-cuda-yet").mkdir()  # no region file: not reported
+    (claims_dir / second.uid / "main").mkdir()
+    (claims_dir / second.uid / "main" / "vgpu.cache").write_bytes(regions["init0"][: REGION_SIZE // 2])
 
     series = scrape(served.url)
     assert (
-        value(series, "hami_vgpu_memory_used_bytes", claim_uid=first.uid, deviceuuid=card.uuid) == 1500 * MIB
+        value(series, "hami_vgpu_memory_used_bytes", claim_uid=first.uid, deviceuuid=card.uuid) == 2000 * MIB
     )
     assert value(series, "hami_vgpu_memory_limit_bytes", claim_uid=first.uid) == 4096 * MIB
-    assert value(series, "hdra_claim_device_sm_utilization_percent", claim_uid=first.uid) == 42
-    assert value(series, "hdra_claim_shared_region_readable", claim_uid=first.uid) == 1
-    assert value(series, "hdra_claim_shared_region_readable", claim_uid=second.uid) == 0
+    assert value(series, "hdra_claim_device_sm_utilization_percent", claim_uid=first.uid) == 50
+    assert value(series, "hdra_claim_shared_region_readable", claim_uid=first.uid, region="init0") == 1
+    assert value(series, "hdra_claim_shared_region_readable", claim_uid=first.uid, region="main1") == 1
+    assert value(series, "hdra_claim_shared_region_readable", claim_uid=second.uid, region="main") == 0
+    assert not [
+        k
+        for k in series
+        if k[0] == "hdra_claim_shared_region_readable" and ("region", "attached-no-cuda-yet") in k[1]
+    ]
     assert not [
         k for k in series if k[0] == "hami_vgpu_memory_used_bytes" and ("claim_uid", second.uid) in k[1]
     ]

@@ -15,7 +15,7 @@ from dra_driver.interception import LD_SO_PRELOAD_CONTENT
 from dra_driver.prepare import ClaimRef
 from tests.prepare.conftest import Node
 from tests.support.claims import ClaimSpec, Result, create_allocated_claim
-from tests.support.podman import FAKE_LIBRARY, PODMAN, SYSTEM_CDI_DIR, missing_prerequisite
+from tests.support.podman import FAKE_LIBRARY, PODMAN, SYSTEM_CDI_DIR, install_cdi_hook, missing_prerequisite
 
 pytestmark = pytest.mark.skipif(missing_prerequisite() is not None, reason=str(missing_prerequisite()))
 
@@ -34,7 +34,8 @@ def test_container_started_with_the_returned_cdi_ids_sees_the_claims_limits(
     library.mkdir(parents=True)
     (library / "libvgpu.so").write_text(FAKE_LIBRARY + "\n")
     (library / "ld.so.preload").write_text(LD_SO_PRELOAD_CONTENT)
-    node.settings = dataclasses.replace(node.settings, with_library=True)
+    interception = dataclasses.replace(node.settings.interception, hook_python=install_cdi_hook(library))
+    node.settings = dataclasses.replace(node.settings, with_library=True, interception=interception)
     node.cdi_dir = SYSTEM_CDI_DIR
     preparer = node.preparer()
     by_bus = sorted(node.devices, key=lambda d: d.pci_bus_id or "")

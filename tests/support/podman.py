@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 
+from dra_driver.cdihook import region as region_hook
+from dra_driver.interception.settings import HOST_HOOK_NAME
+
 SYSTEM_CDI_DIR = Path("/var/run/cdi")
 BUSYBOX = Path("/bin/busybox")
-APPLETS = ("sh", "env", "cat", "ls", "grep", "sort")
+APPLETS = ("sh", "env", "cat", "ls", "grep", "sort", "sleep")
 FAKE_LIBRARY = "fake-hami-core-library"
 
 # Every flag is needed with podman 4.3 on this kind of host (reference/testing.md §8); --rootfs is a
@@ -30,6 +34,17 @@ PODMAN = (
     "--ulimit",
     "nproc=4096:4096",
 )
+
+
+def install_cdi_hook(library_dir: Path) -> Path:
+    """Do what the chart's init container does: copy hdra's CDI hook next to the library.
+
+    Returns the Python the hook runs with (``InterceptionSettings.hook_python``): this test's own,
+    started with ``-I -S`` like the host's would be, so nothing of the virtual environment is used.
+    """
+    library_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(region_hook.__file__, library_dir / HOST_HOOK_NAME)
+    return Path(sys.executable)
 
 
 def missing_prerequisite() -> str | None:
