@@ -10,9 +10,10 @@ Owns: ``AscendBackend`` and the parsing of two ``npu-smi`` outputs (the tool has
   stable identity (published as ``uuid``), ``PCIe Bus Info`` its PCI address.
 
 ``npu-smi`` does not print a chip's AI-core count, so ``aiCore``/``aiCpu`` come from the chip
-table of hami.md §1.2 (published only for chips listed there). The product name is HAMi's common
-word (``Ascend910B3``), the name vNPU templates are keyed by. It must never publish a non-semver
-version or return a partial device list.
+table of hami.md §1.2 (published only for chips listed there). The product name is the chip name
+with an ``Ascend`` prefix (``Ascend910B3``, HAMi's common word, the name vNPU templates are keyed
+by); a chip name that already carries it stays as is (the 910C's ``Ascend910``). It must never
+publish a non-semver version or return a partial device list.
 """
 
 from __future__ import annotations
@@ -38,9 +39,11 @@ AI_CORES: MappingProxyType[str, tuple[int, int]] = MappingProxyType(
         "910B4-1": (20, 7),
         "310P3": (8, 7),
         "910C": (20, 7),
+        "Ascend910": (20, 7),
     }
 )
-"""npu-smi chip name → (AI cores, AI CPUs), from HAMi's vnpus.configs (hami.md §1.2)."""
+"""npu-smi chip name → (AI cores, AI CPUs), from HAMi's vnpus.configs (hami.md §1.2). The 910C's
+chip name is ``Ascend910`` (HAMi ``charts/hami/templates/scheduler/device-configmap.yaml``)."""
 
 _VERSION = re.compile(r"Version:\s*(\S+)")
 _FIRST_ROW = re.compile(r"^\|\s*(\d+)\s+(\S+)\s*\|\s*(\S+)\s*\|")
@@ -141,7 +144,7 @@ class AscendBackend:
             uuid=board["Serial Number"],
             vendor=ASCEND_VENDOR,
             device_type="npu",
-            product_name=f"Ascend{name}",
+            product_name=name if name.startswith("Ascend") else f"Ascend{name}",
             memory_bytes=memory_mib * MIB,
             driver_version=version,
             pci_bus_id=pci_bus_id(board.get("PCIe Bus Info", bus)) or pci_bus_id(bus),

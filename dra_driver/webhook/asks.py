@@ -162,14 +162,18 @@ def _ask(
         if memory is not None:
             percentage = None  # HAMi: an absolute memory request wins over the percentage
     cores = values.get(Role.CORES)
+    soft_split = family.cores_requires is not None and (
+        annotations.get(family.cores_requires[0]) == family.cores_requires[1]
+    )
     if cores is not None:
-        _percent(cores, str(family.cores), where, low=0)
-        if family.cores_requires is not None:
+        _percent(cores, str(family.cores), where, low=family.cores_min)
+        if family.cores_requires is not None and not soft_split:
             key, wanted = family.cores_requires
-            if annotations.get(key) != wanted:
-                raise Denial(f"{where}: {family.cores} needs the pod annotation {key}: {wanted}")
+            raise Denial(f"{where}: {family.cores} needs the pod annotation {key}: {wanted}")
     elif family.exclusive_cores_default and (memory is None and percentage in (None, FULL)):
         cores = FULL  # HAMi: a whole card's memory gets all its cores (exclusive)
+    elif family.default_cores is not None:
+        cores = family.default_cores  # HAMi: no cores resource means this share of the cores
     priority = None
     if Role.PRIORITY in values:
         level = values[Role.PRIORITY]
@@ -184,10 +188,12 @@ def _ask(
             raise Denial(
                 f"{where}: {family.count} is {count}; this chip is allocated in pairs, ask for an even count"
             )
-    if family.whole_card_when_multiple and count > 1 and (memory is not None or cores is not None):
+    if family.whole_card_when_multiple and count > 1 and not soft_split and memory is not None:
+        key, wanted = family.cores_requires or ("", "")
         raise Denial(
-            f"{where}: {family.count} is {count} with memory or cores; a request for several of these "
-            "chips takes whole chips, so leave out memory and cores"
+            f"{where}: {family.count} is {count} with memory; outside {key}: {wanted} a request for several "
+            "of these chips takes whole chips (HAMi: vNPU not supported for multiple devices), so leave "
+            "out memory"
         )
     return Ask(family, count, memory, percentage, cores, priority, selection)
 

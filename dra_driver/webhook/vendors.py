@@ -5,16 +5,24 @@ resource names, units, selection annotations and HAMi's per-vendor rules), the t
 and the lookups over it. Everything vendor-specific in the conversion lives here as data; the
 converter must never name a vendor. This module must never read pods or build claims.
 
-Units (HAMi chart defaults): NVIDIA and Hygon memory in MiB, Cambricon ``vmemory`` in units of
-256 MiB, Ascend ``-memory`` in MB as HAMi counts them (that is MiB: 65536 for a 64 GiB 910B).
+Units (HAMi chart defaults): NVIDIA, Hygon and AMD memory in MiB, Cambricon ``vmemory`` in units
+of 256 MiB, Ascend ``-memory`` in MB as HAMi counts them (that is MiB: 65536 for a 64 GiB 910B).
 Cores are percent of the card everywhere (hdra publishes ``cores`` 0..100 for every vendor,
 DESIGN §4), including Ascend ``-core`` and Hygon ``dcucores``.
 
 Ascend has one family per chip: the chip is in the resource name (``huawei.com/Ascend910B3``), so
 the card type comes from the name rather than from an annotation. Its ``product_pattern`` is the
 regular expression (RE2, case-insensitive via ``lowerAscii``) the device's ``productName`` must
-match: the DCMI DevType that Ascend drivers publish (``910B3``, ``310P3``), with or without the
-``Ascend`` prefix.
+match: the DCMI chip name that Ascend drivers publish (``910B3``, ``310P3``), with or without the
+``Ascend`` prefix; the 910C's chip name is ``Ascend910`` (HAMi ``charts/hami/templates/scheduler/
+device-configmap.yaml``: ``chipName: Ascend910``, ``commonWord: Ascend910C``, ``superPod: true``).
+
+Sources per family: NVIDIA ``pkg/device/nvidia/device.go``; Cambricon ``pkg/device/cambricon/
+device.go`` (``MLUInUse``, ``MLUNoUse``, ``MLUUseUUID``, ``MLUNoUseUUID``, default cores 100);
+Hygon ``pkg/device/hygon/device.go``; Ascend ``pkg/device/ascend/device.go`` (``MutateAdmission``);
+AMD ``pkg/device/amd/device.go`` (``AMDInUse``, ``AMDNoUse``, ``AMDUseUUID``, ``AMDNoUseUUID``;
+``MutateAdmission`` refuses cores outside 1..100; ``GenerateResourceRequests`` defaults cores to
+100) with the resource names of ``charts/hami/templates/scheduler/device-configmap.yaml``.
 """
 
 from __future__ import annotations
@@ -48,7 +56,10 @@ class DeviceFamily:
     compute). ``exclusive_cores_default``: HAMi's NVIDIA rule that a card count without a memory
     request (or with 100 % memory) gets all cores. ``even_count``: HAMi's Ascend 910C superPod rule
     (1 becomes 2, odd counts are refused). ``whole_card_when_multiple``: HAMi's Ascend rule that a
-    request for several chips takes whole chips (no memory or cores with a count above 1).
+    request for several chips takes whole chips (no memory with a count above 1) unless the pod is
+    in the ``cores_requires`` mode (hami-core soft split, where HAMi allows it). ``default_cores``:
+    the cores HAMi gives a request without a cores resource (None: the capacity policy decides).
+    ``cores_min``: the lowest cores value HAMi accepts.
     """
 
     vendor: str
@@ -69,6 +80,8 @@ class DeviceFamily:
     exclusive_cores_default: bool = False
     even_count: bool = False
     whole_card_when_multiple: bool = False
+    default_cores: int | None = None
+    cores_min: int = 0
 
     def resources(self) -> dict[str, Role]:
         """The family's resource names and their roles."""
@@ -114,6 +127,8 @@ CAMBRICON: Final = DeviceFamily(
     use_type="cambricon.com/use-mlutype",
     nouse_type="cambricon.com/nouse-mlutype",
     use_uuid="cambricon.com/use-gpuuuid",
+    nouse_uuid="cambricon.com/nouse-gpuuuid",
+    default_cores=100,
 )
 
 HYGON: Final = DeviceFamily(
@@ -138,7 +153,7 @@ ASCEND_CHIPS: Final[MappingProxyType[str, str]] = MappingProxyType(
         "Ascend910B4": r"^(ascend)?910b4$",
         "Ascend910B4-1": r"^(ascend)?910b4-1$",
         "Ascend310P": r"^(ascend)?310p[0-9]*$",
-        "Ascend910C": r"^(ascend)?910c$",
+        "Ascend910C": r"^(ascend)?910c?$",
     }
 )
 
@@ -160,15 +175,37 @@ def _ascend(chip: str) -> DeviceFamily:
     )
 
 
+AMD: Final = DeviceFamily(
+    vendor="amd",
+    driver="amd.hdra.io",
+    request_name="amd-gpu",
+    count="amd.com/gpu",
+    memory="amd.com/gpumem",
+    cores="amd.com/gpucores",
+    use_type="amd.com/use-gputype",
+    nouse_type="amd.com/nouse-gputype",
+    use_uuid="amd.com/use-gpu-uuid",
+    nouse_uuid="amd.com/nouse-gpu-uuid",
+    default_cores=100,
+    cores_min=1,
+)
+
 FAMILIES: Final[tuple[DeviceFamily, ...]] = (
     NVIDIA,
     CAMBRICON,
     *(_ascend(chip) for chip in ASCEND_CHIPS),
     HYGON,
+    AMD,
 )
 """Every family, in the order their requests appear in a generated claim."""
 
-VENDOR_PREFIXES: Final[tuple[str, ...]] = ("nvidia.com/", "cambricon.com/", "huawei.com/", "hygon.com/")
+VENDOR_PREFIXES: Final[tuple[str, ...]] = (
+    "nvidia.com/",
+    "cambricon.com/",
+    "huawei.com/",
+    "hygon.com/",
+    "amd.com/",
+)
 """Resource name prefixes the webhook owns: a name under one of them that no family knows is refused."""
 
 RESOURCES: Final[MappingProxyType[str, tuple[DeviceFamily, Role]]] = MappingProxyType(

@@ -138,3 +138,18 @@ def test_sysfs_without_the_card_gives_no_drm_attributes_and_no_error(tmp_path: P
     backend = AmdBackend(tool_script(tmp_path, "amd"), sys_root=fake_sysfs(tmp_path / "sys", []))
     first = backend.discover()[0]
     assert first.extra_attributes == {"computeUnits": 304}  # prepare then names the missing attribute
+
+
+def test_a_910c_chip_named_ascend910_is_not_prefixed_twice(tmp_path: Path) -> None:
+    # HAMi charts/hami/templates/scheduler/device-configmap.yaml: chipName "Ascend910" (commonWord
+    # Ascend910C); the webhook's Ascend910C family matches productName "Ascend910".
+    fixtures = Path(__file__).parent / "fixtures" / "ascend"
+    summary = (fixtures / "npu-smi-info.txt").read_text().replace("910B3", "Ascend910")
+    (tmp_path / "info.txt").write_text(summary)
+    body = f"""case "$*" in
+  "info") cat {tmp_path}/info.txt ;;
+  "info -t board -i "*) cat {fixtures}/board-$5.txt ;;
+esac"""
+    devices = make_backend("ascend", node_name="n", tool=tool_script(tmp_path, "ascend", body)).discover()
+    assert {d.product_name for d in devices} == {"Ascend910"}
+    assert devices[0].extra_attributes == {"aiCore": 20, "aiCpu": 7}

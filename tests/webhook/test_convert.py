@@ -100,7 +100,9 @@ def _pattern(regex: str) -> str:
 
 
 ASCEND_B3 = _pattern("^(ascend)?910b3$")
-ASCEND_C = _pattern("^(ascend)?910c$")
+# HAMi charts/hami/templates/scheduler/device-configmap.yaml: the 910C's chipName is "Ascend910".
+ASCEND_C = _pattern("^(ascend)?910c?$")
+AMD = "amd.hdra.io"
 
 # (id, limits, annotations, expected devices of the one generated claim)
 CASES: list[tuple[str, dict[str, Any], dict[str, str], dict[str, Any]]] = [
@@ -282,6 +284,82 @@ CASES: list[tuple[str, dict[str, Any], dict[str, str], dict[str, Any]]] = [
                     ),
                 }
             ]
+        },
+    ),
+    (
+        # HAMi pkg/device/amd/device.go: amd.com/gpu, gpumem (MiB), gpucores (%), use-/nouse-gputype
+        # (substring of the product name) and use-/nouse-gpu-uuid.
+        "amd-hami-pod",
+        {"amd.com/gpu": "1", "amd.com/gpumem": "16384", "amd.com/gpucores": "25"},
+        {"amd.com/use-gputype": "MI300X", "amd.com/nouse-gpu-uuid": "GPU-bad"},
+        {
+            "requests": [
+                {
+                    "name": "amd-gpu",
+                    "exactly": _exact(
+                        AMD,
+                        memory="16384Mi",
+                        cores="25",
+                        **_sel(_types(AMD, "mi300x"), "!(" + _uuids(AMD, "GPU-bad") + ")"),
+                    ),
+                }
+            ]
+        },
+    ),
+    (
+        # GenerateResourceRequests: no amd.com/gpucores means 100 % of the CUs.
+        "amd-default-cores",
+        {"amd.com/gpu": "2", "amd.com/gpumem": "8192"},
+        {"amd.com/use-gpu-uuid": "GPU-a,GPU-b"},
+        {
+            "requests": [
+                {
+                    "name": "amd-gpu",
+                    "exactly": _exact(
+                        AMD, 2, memory="8192Mi", cores="100", **_sel(_uuids(AMD, "GPU-a", "GPU-b"))
+                    ),
+                }
+            ],
+            "constraints": [_distinct("amd-gpu", AMD)],
+        },
+    ),
+    (
+        # HAMi pkg/device/cambricon/device.go: MLUNoUseUUID, and cores default to 100.
+        "cambricon-nouse-uuid-default-cores",
+        {"cambricon.com/vmlu": "1", "cambricon.com/mlu.smlu.vmemory": "8"},
+        {"cambricon.com/nouse-gpuuuid": "MLU-2"},
+        {
+            "requests": [
+                {
+                    "name": "mlu",
+                    "exactly": _exact(
+                        "cambricon.hdra.io",
+                        memory="2048Mi",
+                        cores="100",
+                        **_sel("!(" + _uuids("cambricon.hdra.io", "MLU-2") + ")"),
+                    ),
+                }
+            ]
+        },
+    ),
+    (
+        # HAMi pkg/device/ascend/device.go MutateAdmission: several chips with memory are refused only
+        # outside hami-core mode; in hami-core each chip gets the memory and cores asked for.
+        "ascend-multi-hami-core",
+        {
+            "huawei.com/Ascend910B3": "2",
+            "huawei.com/Ascend910B3-memory": "32768",
+            "huawei.com/Ascend910B3-core": "50",
+        },
+        {"huawei.com/vnpu-mode": "hami-core"},
+        {
+            "requests": [
+                {
+                    "name": "ascend910b3",
+                    "exactly": _exact("ascend.hdra.io", 2, memory="32768Mi", cores="50", **_sel(ASCEND_B3)),
+                }
+            ],
+            "constraints": [_distinct("ascend910b3", "ascend.hdra.io")],
         },
     ),
     (
@@ -583,6 +661,20 @@ BAD: list[tuple[str, dict[str, Any], dict[str, str], bool, list[str]]] = [
         ["huawei.com/Ascend910B3-core", "huawei.com/vnpu-mode: hami-core"],
     ),
     ("ascend-910c-odd", {"huawei.com/Ascend910C": "3"}, {}, True, ["huawei.com/Ascend910C is 3", "even"]),
+    (
+        "amd-cores-zero",
+        {"amd.com/gpu": "1", "amd.com/gpucores": "0"},
+        {},
+        True,
+        ["amd.com/gpucores is 0", "1 to 100"],
+    ),
+    (
+        "amd-unknown-resource",
+        {"amd.com/gpu": "1", "amd.com/vram": "1"},
+        {},
+        True,
+        ["unknown resource 'amd.com/vram' under amd.com/", "amd.com/gpumem"],
+    ),
     (
         "ascend-multi-with-memory",
         {"huawei.com/Ascend910B4": "2", "huawei.com/Ascend910B4-memory": "8192"},
