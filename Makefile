@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: demo test lint typecheck layers unit bench bench-quick
+.PHONY: demo test lint typecheck layers unit bench bench-quick k8s
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,14 @@ $(BIN)/.installed: pyproject.toml
 demo: $(BIN)/.installed
 	$(BIN)/hdra demo
 
+# The real control plane the realcluster tests run (tools/k8s, Go >= 1.26): built once into
+# ~/.cache/hdra/k8s/<key>/, a no-op afterwards. A failed build does not stop `make test`: the
+# realcluster tests then fail, quoting the build's error.
+k8s: $(BIN)/.installed
+	$(BIN)/python tools/build_k8s.py
+
 unit: $(BIN)/.installed
+	-$(BIN)/python tools/build_k8s.py
 	$(BIN)/pytest -q
 
 lint: $(BIN)/.installed

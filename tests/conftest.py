@@ -10,7 +10,8 @@ import pytest
 from dra_driver.devcluster import DevCluster
 from dra_driver.kube import KubeClient
 
-pytest_plugins = ["tests.support.podman"]  # the busybox rootfs fixture for podman tests
+# The busybox rootfs fixture for podman tests; the shared real control plane (marker realcluster).
+pytest_plugins = ["tests.support.podman", "tests.support.realcluster"]
 
 
 @pytest.fixture

@@ -41,7 +41,7 @@ from dra_driver.slices.attributes import (
 from dra_driver.slices.limits import SliceLimits
 from dra_driver.slices.modes import SharingMode
 from dra_driver.slices.options import SliceOptions
-from dra_driver.slices.vnpu import AI_CORE, AI_CPU, VNPU_TEMPLATE, VnpuPlan, vnpu_plan
+from dra_driver.slices.vnpu import AI_CORE_COUNTER, AI_CPU_COUNTER, VNPU_TEMPLATE, VnpuPlan, vnpu_plan
 
 SHARES = "shares"
 
@@ -191,11 +191,11 @@ def _vnpu_partitions(
     whole = _whole_mib(card, 1) * MIB
 
     def extra(ai_core: int, ai_cpu: int | None) -> dict[str, int]:
-        # aiCpu is counted only when the card publishes it (plan.ai_cpu is then not None).
+        # AI CPUs are counted only when the card publishes aiCpu (plan.ai_cpu is then not None).
         return (
-            {AI_CORE: ai_core}
+            {AI_CORE_COUNTER: ai_core}
             if plan.ai_cpu is None or ai_cpu is None
-            else {AI_CORE: ai_core, AI_CPU: ai_cpu}
+            else {AI_CORE_COUNTER: ai_core, AI_CPU_COUNTER: ai_cpu}
         )
 
     card_extra = extra(plan.ai_core, plan.ai_cpu)

@@ -29,6 +29,11 @@ VNPU_TEMPLATE = "vnpuTemplate"
 """Attribute of a template device: the template name (``vir05_1c_16g``), selectable by CEL."""
 AI_CORE = "aiCore"
 AI_CPU = "aiCpu"
+"""Card attributes (C identifiers) giving the chip's AI cores and AI CPUs."""
+AI_CORE_COUNTER = "ai-core"
+AI_CPU_COUNTER = "ai-cpu"
+"""The counters that carry them: counter names must be DNS labels (the real kube-apiserver rejects
+``aiCore`` with 422, tests/realcluster/test_slices.py)."""
 
 
 @dataclass(frozen=True)

@@ -61,8 +61,8 @@ def test_template_devices_carry_their_template_and_consume_the_cards_ai_cores() 
     assert counter_set["counters"] == {
         "memory": {"value": "64Gi"},
         "cores": {"value": "100"},
-        "aiCore": {"value": "20"},
-        "aiCpu": {"value": "7"},
+        "ai-core": {"value": "20"},
+        "ai-cpu": {"value": "7"},
     }
     by_name = {device["name"]: device for device in _devices(slices)}
     small = by_name["npu-0-vir05-1c-16g-2"]
@@ -75,14 +75,14 @@ def test_template_devices_carry_their_template_and_consume_the_cards_ai_cores() 
         "counters": {
             "memory": {"value": "16Gi"},
             "cores": {"value": "25"},
-            "aiCore": {"value": "5"},
-            "aiCpu": {"value": "1"},
+            "ai-core": {"value": "5"},
+            "ai-cpu": {"value": "1"},
         },
     }
     big = by_name["npu-0-vir10-3c-32g-1"]
     assert big["attributes"]["vnpuTemplate"] == {"string": "vir10_3c_32g"}
-    assert big["consumesCounters"][0]["counters"]["aiCore"] == {"value": "10"}
-    assert big["consumesCounters"][0]["counters"]["aiCpu"] == {"value": "3"}
+    assert big["consumesCounters"][0]["counters"]["ai-core"] == {"value": "10"}
+    assert big["consumesCounters"][0]["counters"]["ai-cpu"] == {"value": "3"}
     whole = by_name["npu-0"]
     assert "vnpuTemplate" not in whole["attributes"] and "parentUUID" not in whole["attributes"]
     assert whole["consumesCounters"][0]["counters"] == counter_set["counters"]
@@ -111,5 +111,5 @@ def test_card_without_ai_cpu_counts_ai_cores_only() -> None:
     card = _ascend_cards()[0].model_copy(update={"extra_attributes": {"aiCore": 20}})
     slices = _slices([card])
     (counter_set,) = [cs for s in slices for cs in s["spec"].get("sharedCounters", [])]
-    assert set(counter_set["counters"]) == {"memory", "cores", "aiCore"}
+    assert set(counter_set["counters"]) == {"memory", "cores", "ai-core"}
     assert len(_devices(slices)) == len(TEMPLATE_DEVICES) + 1
