@@ -41,7 +41,7 @@ from dra_driver.controller.ordering import POLICIES
 from dra_driver.controller.policy_tracker import CardPolicyTracker
 from dra_driver.devices import AcceleratorDevice, BackendError
 from dra_driver.devices.registry import DRIVER_FOR_BACKEND
-from dra_driver.interception import InterceptionSettings
+from dra_driver.interception import InterceptionSettings, sharing_prerequisites
 from dra_driver.kube import KubeClient
 from dra_driver.kube.client import node_reference
 from dra_driver.plugin import PluginServer, SocketPathError
@@ -54,6 +54,7 @@ from dra_driver.prepare import (
     cleanup_stale,
     recover_at_start,
 )
+from dra_driver.slices import SharingMode
 
 log = logging.getLogger("hdra.plugin")
 
@@ -166,6 +167,18 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CommandError(f"health settings: {exc}") from exc
     client = open_client(args.kubeconfig)
+    mode = sharing_mode(args)
+    missing = sharing_prerequisites(args.backend, _interception(args)) if args.backend != "mock" else []
+    if missing:
+        mode = SharingMode.EXCLUSIVE  # never publish shares whose limits this node cannot enforce
+        message = (
+            f"{args.backend} cards are published whole (mode exclusive instead of {args.mode}): "
+            + "; ".join(missing)
+        )
+        log.warning("node=%s driver=%s %s", node, driver, message)
+        client.record_event(
+            node_reference(node), reason="SharingPrerequisiteMissing", message=message, type="Warning"
+        )
 
     def ordered() -> list[AcceleratorDevice]:
         return tracker.cards()  # the card-level policy's order (binpack/spread), index order for none
@@ -175,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
         driver=driver,
         node_name=node,
         devices=health.devices(ordered) if health is not None else ordered,
-        mode=sharing_mode(args),
+        mode=mode,
         options=options,
         keep_order=True,
     )
@@ -277,17 +290,7 @@ def _preparer(
 ) -> NodePreparer:
     driver, node = publisher.driver, publisher.node_name
     vendor = next((b for b, d in DRIVER_FOR_BACKEND.items() if d == driver), args.backend)
-    try:
-        interception = InterceptionSettings(
-            host_library_dir=args.library_dir.absolute(),
-            state_dir=args.state_dir.absolute(),
-            lock_dir=args.lock_dir.absolute(),
-            visibility=args.visibility,
-            vdev_dir=args.vdev_dir.absolute(),
-            hook_python=args.hook_python,
-        )
-    except ValueError as exc:
-        raise CommandError(f"invalid node paths: {exc}") from exc
+    interception = _interception(args)
     if args.visibility == "cdi" and args.backend != "nvidia":
         raise CommandError(
             "--visibility cdi needs --backend nvidia: only the NVIDIA toolkit publishes CDI ids"
@@ -306,6 +309,20 @@ def _preparer(
         cdi=CdiWriter(args.cdi_dir.absolute()),
         checkpoint=CheckpointStore(args.state_dir.absolute(), boot_id_path=args.boot_id_file),
     )
+
+
+def _interception(args: argparse.Namespace) -> InterceptionSettings:
+    try:
+        return InterceptionSettings(
+            host_library_dir=args.library_dir.absolute(),
+            state_dir=args.state_dir.absolute(),
+            lock_dir=args.lock_dir.absolute(),
+            visibility=args.visibility,
+            vdev_dir=args.vdev_dir.absolute(),
+            hook_python=args.hook_python,
+        )
+    except ValueError as exc:
+        raise CommandError(f"invalid node paths: {exc}") from exc
 
 
 def _recover(preparer: NodePreparer, client: KubeClient, node: str) -> None:

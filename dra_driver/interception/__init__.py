@@ -2,7 +2,7 @@
 surface: ``DeviceLimit``, ``InterceptionSettings``, ``HamiCoreOptions``, ``build_hami_core_edits``
 and ``build_vendor_edits`` (per vendor, hami.md §4) → ``InterceptionResult``, ``claim_vendor``, the
 vDCU file functions (``claim_vdev_dir``, ``remove_claim_vdev_dir``, ``remove_host_vdev_file``), the
-node-unique units (``NodeUnits``, ``UnitGrant``), ``cuda_order``, the cache-
+node-unique units (``NodeUnits``, ``UnitGrant``), the host check ``sharing_prerequisites``, ``cuda_order``, the cache-
 directory functions (``claim_cache_dir``, ``create_claim_cache_dir``, ``remove_claim_cache_dir``,
 ``claim_region_files``),
 the container paths and ``InterceptionError``. Must never import ``dra_driver.prepare`` or anything
@@ -17,6 +17,7 @@ from dra_driver.interception.cache_dir import (
 )
 from dra_driver.interception.hami_core import InterceptionResult, build_hami_core_edits
 from dra_driver.interception.limits import DeviceLimit, cuda_order
+from dra_driver.interception.prerequisites import sharing_prerequisites
 from dra_driver.interception.settings import (
     CONTAINER_CACHE_DIR,
     CONTAINER_LIBRARY_PATH,
@@ -59,4 +60,5 @@ __all__ = [
     "remove_claim_cache_dir",
     "remove_claim_vdev_dir",
     "remove_host_vdev_file",
+    "sharing_prerequisites",
 ]
