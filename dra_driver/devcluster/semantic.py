@@ -3,8 +3,9 @@
 Owns: object name formats, the ResourceSlice rules hdra's publisher depends on (driver and pool
 required, exactly one node-selection field, at most 128 unique devices, immutable driver / nodeName
 / pool name) and ResourceClaim spec immutability. Messages follow upstream ``field.Error`` text.
-Everything else upstream checks (CEL compilation, attribute name formats, counter references,
-taint and toleration rules, claim status transitions) is not modelled. It must never mutate objects.
+The device request rules (counts, selector parsing) are ``requests.py``'s. Everything else upstream
+checks (CEL type checking and cost, attribute name formats, counter references, taint and
+toleration rules, claim status transitions) is not modelled. It must never mutate objects.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from dra_driver.devcluster.errors import Cause
+from dra_driver.devcluster.requests import claim_spec_causes, class_spec_causes
 from dra_driver.devcluster.resources import ResourceKind
 
 MAX_DEVICES = 128
@@ -67,9 +69,15 @@ def validate(resource: ResourceKind, new: Mapping[str, Any], old: Mapping[str, A
         causes.append(invalid("spec", new.get("spec"), "field is immutable"))
     if resource.kind == "ResourceClaim":
         causes += _constraints((new.get("spec") or {}).get("devices") or {}, "spec.devices")
+        if old is None:  # upstream re-validates only an unchanged (immutable) spec on update
+            causes += claim_spec_causes(new.get("spec") or {}, "spec")
     elif resource.kind == "ResourceClaimTemplate":
         claim_spec = (new.get("spec") or {}).get("spec") or {}
         causes += _constraints(claim_spec.get("devices") or {}, "spec.spec.devices")
+        if old is None:
+            causes += claim_spec_causes(claim_spec, "spec.spec")
+    elif resource.kind == "DeviceClass":
+        causes += class_spec_causes(new.get("spec") or {})
     return causes
 
 

@@ -2,8 +2,11 @@
 
 Owns: fetching the claim the kubelet names, and every check that must pass before anything is
 written — the UID is a UUID and matches, the claim is allocated, the allocation is for this node,
-and the results for this driver name pools of this node. Returns an ``AllocatedClaim`` holding only
-this driver's results and the opaque configs in allocation order.
+the results for this driver name pools of this node, and the requests they answer ask for no
+negative capacity (the API server stores one, and the scheduler rounds it up to the device's
+minimum, so a claim for ``memory: -3000Mi`` would run with 1 MiB; it is refused with the cause).
+Returns an ``AllocatedClaim`` holding only this driver's results and the opaque configs in
+allocation order.
 
 It must never write anything (files, checkpoint, API): a refused claim leaves no trace.
 """
@@ -15,6 +18,7 @@ from dataclasses import dataclass
 from kubernetes.client import ResourceV1ResourceClaim, V1DeviceRequestAllocationResult
 
 from dra_driver.kube import KubeClient, KubeError, NotFound
+from dra_driver.kube.quantity import parse_quantity
 from dra_driver.parameters import OpaqueConfigEntry
 from dra_driver.parameters.resolve import SOURCES
 from dra_driver.prepare.api import ClaimRef, PrepareError
@@ -67,6 +71,7 @@ def read_allocated_claim(
                 f"claim {claim}: device {result.device} is allocated from pool {result.pool}, "
                 f"not from this node's pool {node_name}"
             )
+    _check_capacity_requests(claim, obj, results)
     configs: list[OpaqueConfigEntry] = []
     for index, entry in enumerate(allocation.devices.config or []):
         if entry.opaque is None:
@@ -86,6 +91,32 @@ def read_allocated_claim(
             )
         )
     return AllocatedClaim(ref=claim, results=results, configs=tuple(configs))
+
+
+def _check_capacity_requests(
+    claim: ClaimRef, obj: ResourceV1ResourceClaim, results: tuple[V1DeviceRequestAllocationResult, ...]
+) -> None:
+    """No request of ours may ask for a negative capacity (``capacity.requests`` of its spec)."""
+    requested: dict[str, dict[str, str]] = {}
+    devices = obj.spec.devices if obj.spec is not None else None
+    for request in (devices.requests if devices is not None else None) or []:
+        if request.exactly is not None and request.exactly.capacity is not None:
+            requested[request.name] = dict(request.exactly.capacity.requests or {})
+        for sub in request.first_available or []:
+            if sub.capacity is not None:
+                requested[f"{request.name}/{sub.name}"] = dict(sub.capacity.requests or {})
+    for name in sorted({r.request for r in results}):
+        for capacity, text in sorted(requested.get(name, {}).items()):
+            try:
+                negative = parse_quantity(str(text)) < 0
+            except ValueError:
+                negative = False  # the API server accepted it as a quantity; the scheduler judged it
+            if negative:
+                raise PrepareError(
+                    f"claim {claim}: request {name} asks for {capacity} {text}, a negative amount; "
+                    "the scheduler rounds it up to the device's minimum, which is not what the claim "
+                    "means, so it is not prepared: ask for a positive amount"
+                )
 
 
 def _check_node(claim: ClaimRef, obj: ResourceV1ResourceClaim, node_name: str) -> None:

@@ -156,6 +156,9 @@ def assert_nothing_written(node: Node) -> None:
         ("upper-case-uid", "is not a UUID .*lowercase"),
         ("other-pool", "pool node-b"),
         ("no-consumed-capacity", "consumedCapacity"),
+        # issue 18 item 14: the API server stores a negative capacity request and the scheduler
+        # rounds it up to the policy's minimum (1Mi, 0 cores): prepare refuses it with the cause
+        ("negative-capacity-request", r"request gpu asks for cores -50, a negative amount"),
     ],
 )
 def test_bad_inputs_give_a_named_error_and_write_nothing(node: Node, case: str, message: str) -> None:
@@ -187,6 +190,9 @@ def test_bad_inputs_give_a_named_error_and_write_nothing(node: Node, case: str, 
                 "c", [Result("gpu-0", pool="node-b", consumed=share("1Gi", "1"), share_id=str(uuid.uuid4()))]
             ),
         )
+    elif case == "negative-capacity-request":
+        rounded = [Result("gpu-0", consumed=share("1Mi", "0"), share_id=str(uuid.uuid4()))]
+        claim = ref_of(node, ClaimSpec("c", rounded, capacity={"memory": "-3000Mi", "cores": "-50"}))
     else:
         claim = ref_of(node, ClaimSpec("c", [Result("gpu-0")]))
     with pytest.raises(PrepareError, match=message):

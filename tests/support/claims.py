@@ -37,6 +37,7 @@ class ClaimSpec:
     namespace: str = "default"
     configs: list[Config] = field(default_factory=list)
     node: str = "node-a"
+    capacity: dict[str, str] | None = None  # exactly.capacity.requests of every request
 
 
 def create_allocated_claim(kube: KubeClient, spec: ClaimSpec) -> ResourceV1ResourceClaim:
@@ -50,7 +51,14 @@ def create_allocated_claim(kube: KubeClient, spec: ClaimSpec) -> ResourceV1Resou
             "spec": {
                 "devices": {
                     "requests": [
-                        {"name": r, "exactly": {"deviceClassName": "mock.hdra.io"}} for r in requests
+                        {
+                            "name": r,
+                            "exactly": {
+                                "deviceClassName": "mock.hdra.io",
+                                **({"capacity": {"requests": spec.capacity}} if spec.capacity else {}),
+                            },
+                        }
+                        for r in requests
                     ]
                 }
             },
