@@ -2,11 +2,11 @@
 surface: ``DeviceLimit``, ``InterceptionSettings``, ``HamiCoreOptions``, ``build_hami_core_edits``
 and ``build_vendor_edits`` (per vendor, hami.md §4) → ``InterceptionResult``, ``claim_vendor``, the
 vDCU file functions (``claim_vdev_dir``, ``remove_claim_vdev_dir``, ``remove_host_vdev_file``), the
-node-unique units (``NodeUnits``, ``UnitGrant``), the host check ``sharing_prerequisites``, ``cuda_order``, the cache-
-directory functions (``claim_cache_dir``, ``create_claim_cache_dir``, ``remove_claim_cache_dir``,
-``claim_region_files``),
-the container paths and ``InterceptionError``. Must never import ``dra_driver.prepare`` or anything
-above it, and never touch files except through the cache-directory and vDCU-directory functions.
+node-unique units (``NodeUnits``, ``UnitGrant``), the host check ``sharing_prerequisites``,
+``cuda_order``, the cache-directory functions (``claim_cache_dir``, ``create_claim_cache_dir``,
+``remove_claim_cache_dir``, ``claim_region_files``), the container paths and ``InterceptionError``.
+Must never import ``dra_driver.prepare`` or anything above it, and never touch files except through
+the cache-directory and vDCU-directory functions (``sharing_prerequisites`` only reads).
 """
 
 from dra_driver.interception.cache_dir import (
