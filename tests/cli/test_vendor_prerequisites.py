@@ -1,5 +1,5 @@
 """A vendor node without the host software its sharing needs: the plugin says so (log and Event)
-and publishes whole cards only, never shares it cannot enforce (DESIGN §11)."""
+and publishes whole cards only, never shares it cannot enforce (DESIGN §12)."""
 
 from __future__ import annotations
 
