@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterator
 
@@ -92,7 +93,7 @@ def test_counts_latency_and_allocation_follow_prepare_and_unprepare(served: Serv
 
 
 def test_usage_sums_the_claims_region_files_and_a_torn_one_does_not_break_scrapes(
-    served: Served,
+    served: Served, caplog: pytest.LogCaptureFixture
 ) -> None:
     node, preparer = served.node, served.preparer
     card = node.devices[0]
@@ -113,6 +114,11 @@ def test_usage_sums_the_claims_region_files_and_a_torn_one_does_not_break_scrape
     (claims_dir / first.uid / "attached-no-cuda-yet").mkdir()  # no region file: not reported
     (claims_dir / second.uid / "main").mkdir()
     (claims_dir / second.uid / "main" / "vgpu.cache").write_bytes(regions["init0"][: REGION_SIZE // 2])
+    (claims_dir / second.uid / "newer").mkdir()  # a HAMi-core layout hdra does not know: no numbers
+    (claims_dir / second.uid / "newer" / "vgpu.cache").write_bytes(
+        region_bytes([card.uuid], [2048 * MIB], [Proc(1, {0: MIB})], major=1, minor=3)
+    )
+    caplog.set_level(logging.WARNING, logger="hdra.metrics")
 
     series = scrape(served.url)
     assert (
@@ -123,6 +129,9 @@ def test_usage_sums_the_claims_region_files_and_a_torn_one_does_not_break_scrape
     assert value(series, "hdra_claim_shared_region_readable", claim_uid=first.uid, region="init0") == 1
     assert value(series, "hdra_claim_shared_region_readable", claim_uid=first.uid, region="main1") == 1
     assert value(series, "hdra_claim_shared_region_readable", claim_uid=second.uid, region="main") == 0
+    assert value(series, "hdra_claim_shared_region_readable", claim_uid=second.uid, region="newer") == 0
+    unknown = [r.getMessage() for r in caplog.records if "region=newer" in r.getMessage()]
+    assert len(unknown) == 1 and "unknown shared region layout: version 1.3" in unknown[0]
     assert not [
         k
         for k in series

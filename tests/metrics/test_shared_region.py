@@ -50,9 +50,9 @@ def test_slots_beyond_proc_num_are_ignored(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        (region_bytes(["GPU-a"], [GIB], [])[: REGION_SIZE - 1], "shorter than a shared region"),
+        (region_bytes(["GPU-a"], [GIB], [])[: REGION_SIZE - 1], "unknown shared region layout"),
         (b"", "0 bytes"),
-        (region_bytes(["GPU-a"], [GIB], [], major=2, minor=0), "version 2.0 is not supported"),
+        (region_bytes(["GPU-a"], [GIB], [], major=2, minor=0), "unknown shared region layout: version 2.0"),
         (region_bytes(["GPU-a"], [GIB], [], magic=0), "initialized_flag is 0"),
         (region_bytes(["GPU-a"], [GIB], [], proc_num=5000), "proc_num 5000"),
         (region_bytes(["GPU-a"], [GIB], [], proc_num=-1), "proc_num -1"),
