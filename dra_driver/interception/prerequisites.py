@@ -10,7 +10,8 @@ without sharing (whole cards only), never shares it cannot enforce. Per vendor:
   without it ``LD_AUDIT`` loads nothing and memory is not limited);
 * ascend — ``<hami-vnpu-core dir>/libvnpu.so`` and ``ld.so.preload`` and the shared-region
   directory (ascend-device-plugin ``internal/server/util.go`` ``prepareHostResources``);
-* hygon — the driver directory mounted at /opt/hygondriver (``HYGONPATH``) and ``/opt/hyhal``;
+* hygon — the driver directory mounted at /opt/hygondriver (``HYGONPATH``; its ``env.sh``, which
+  containers source) and ``/opt/hyhal`` (its ``bin/hy-smi``);
 * cambricon — ``/dev/cambricon-split`` (the split driver) and ``/usr/bin/smlu-containerd``.
 
 NVIDIA's HAMi-core is checked by its own install path. It only reads the file system.
@@ -39,9 +40,10 @@ def _required(vendor: str, settings: InterceptionSettings) -> list[tuple[Path, s
             (settings.ascend_shared_region_dir, "hami-vnpu-core's shared region"),
         ]
     if vendor == "hygon":
+        # The chart mounts both directories (created empty where absent): look for their content.
         return [
-            (settings.hygon_driver_dir, "the Hygon driver directory (HYGONPATH) a vDCU mounts"),
-            (settings.hyhal_dir, "hyhal"),
+            (settings.hygon_driver_dir / "env.sh", "the Hygon driver directory (HYGONPATH) a vDCU mounts"),
+            (settings.hyhal_dir / "bin" / "hy-smi", "hyhal"),
         ]
     if vendor == "cambricon":
         return [

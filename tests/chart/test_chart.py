@@ -28,6 +28,11 @@ VERSIONS = ("1.34.0", "1.35.0", "1.36.0")
 NAMESPACE = "hdra-system"
 VENDORS = ("nvidia", "amd", "ascend", "cambricon", "hygon", "mock")
 DRIVERS = {vendor: f"{vendor}.hdra.io" for vendor in VENDORS}
+VENDOR_HOST_PATHS = {
+    "hygon": {"/etc/vdev", "/opt/dtk", "/opt/hyhal"},
+    "ascend": {"/usr/local/hami-vnpu-core", "/usr/local/hami-shared-region"},
+}
+INIT_CONTAINERS = {"nvidia": ["install-hami-core"], "amd": ["install-amd-host-software"]}
 CRD_KINDS = {("cert-manager.io/v1", "Issuer"), ("cert-manager.io/v1", "Certificate")}
 
 ALL_VENDORS = [arg for vendor in VENDORS for arg in ("--set", f"vendors.{vendor}.enabled=true")]
@@ -152,14 +157,14 @@ def test_daemonset_contract() -> None:
         assert set(host.values()) == {
             "/var/lib/kubelet/plugins", "/var/lib/kubelet/plugins_registry", "/var/run/cdi",
             "/usr/local/hdra", "/var/lib/hdra", "/tmp/vgpulock",
-        } | ({"/etc/vdev"} if vendor == "hygon" else set())  # fmt: skip
+        } | VENDOR_HOST_PATHS.get(vendor, set())  # fmt: skip
         mounts = {m["name"]: m["mountPath"] for m in plugin["volumeMounts"]}
         assert all(mounts[name] == path for name, path in host.items()), "host paths must match inside"
         terms = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
         assert terms["nodeSelectorTerms"][0]["matchExpressions"]
         assert bool(plugin["securityContext"].get("privileged")) is (vendor != "mock")
         init = pod.get("initContainers", [])
-        assert [c["name"] for c in init] == (["install-hami-core"] if vendor == "nvidia" else [])
+        assert [c["name"] for c in init] == INIT_CONTAINERS.get(vendor, [])
     script = daemonsets["nvidia"]["spec"]["template"]["spec"]["initContainers"][0]["args"][0]
     assert "/usr/local/vgpu/libvgpu.so" in script and "ld.so.preload" in script
     # hdra's CDI hook lands next to the library, where InterceptionSettings.hook_script points.
@@ -167,6 +172,28 @@ def test_daemonset_contract() -> None:
     nvidia_args = daemonsets["nvidia"]["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "--hook-python=/usr/bin/python3" in nvidia_args
     assert "--profile=a100x4" in daemonsets["mock"]["spec"]["template"]["spec"]["containers"][0]["args"]
+    # amd-device-plugin: its image ships /opt/hami/lib/amd/libamvgpu.so (Dockerfile), which
+    # scripts/amd-vgpu-init.sh copies to the host; hdra's CDI spec mounts <library>/libamvgpu.so.
+    (amd_init,) = daemonsets["amd"]["spec"]["template"]["spec"]["initContainers"]
+    assert amd_init["image"] == "ghcr.io/project-hami/amd-device-plugin:0.0.1"
+    assert "install /opt/hami/lib/amd/libamvgpu.so /host-library/libamvgpu.so" in amd_init["args"][0]
+    assert {m["mountPath"] for m in amd_init["volumeMounts"]} == {"/host-library"}
+
+
+def test_ascend_host_software_comes_from_the_ascend_device_plugin_image() -> None:
+    image = "projecthami/ascend-device-plugin:v1.2.0"
+    docs = render(
+        "1.36.0", "--set", "vendors.ascend.enabled=true", "--set", f"vendors.ascend.hostSoftwareImage={image}"
+    )
+    (ds,) = [d for d in of_kind(docs, "DaemonSet") if d["metadata"]["labels"]["hdra.io/vendor"] == "ascend"]
+    (init,) = ds["spec"]["template"]["spec"]["initContainers"]
+    # ascend-device-plugin internal/server/util.go prepareHostResources: the assets dir's libvnpu.so and
+    # ld.so.preload into /usr/local/hami-vnpu-core, and /usr/local/hami-shared-region mode 0777.
+    script = init["args"][0]
+    assert init["image"] == image
+    assert "/usr/local/hami-vnpu-core-assets/libvnpu.so /usr/local/hami-vnpu-core/libvnpu.so" in script
+    assert "/usr/local/hami-vnpu-core-assets/ld.so.preload /usr/local/hami-vnpu-core/ld.so.preload" in script
+    assert "chmod 0777 /usr/local/hami-shared-region" in script
 
 
 def test_webhook_and_controller_run_non_root() -> None:
