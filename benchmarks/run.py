@@ -193,6 +193,15 @@ def selected(only: Sequence[str], folder: Path) -> list[tuple[str, Path]]:
     return chosen
 
 
+def shown_path(path: Path, root: Path = HERE.parent) -> str:
+    """``path`` relative to the repository when it lies inside it (the table is pasted into
+    RESULTS.md, which must not name the machine's checkout), else as given."""
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -211,7 +220,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     failures = [o for o in outcomes if o.returncode != 0 or o.result is None]
     rows = [Row(**r) for r in document["rows"]]
     print(render(rows, failures))
-    print(f"(written to {args.json}; {document['machine']['cpus']} CPUs, Python {platform.python_version()})")
+    where = shown_path(args.json)
+    print(f"(written to {where}; {document['machine']['cpus']} CPUs, Python {platform.python_version()})")
     return 1 if failures else 0
 
 

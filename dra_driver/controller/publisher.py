@@ -23,10 +23,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubernetes.client import V1ObjectReference, V1OwnerReference, V1ResourceSlice
+from kubernetes.client import V1OwnerReference, V1ResourceSlice
 
 from dra_driver.devices import AcceleratorDevice
-from dra_driver.kube import AlreadyExists, BadRequest, Conflict, KubeClient, NotFound
+from dra_driver.kube import AlreadyExists, BadRequest, Conflict, KubeClient, NotFound, node_reference
 from dra_driver.kube.features import FeatureGate
 from dra_driver.slices import (
     AUTO_FALLBACK,
@@ -179,14 +179,12 @@ class SlicePublisher:
         )
         log.warning("%s", message)
         self._client.record_event(
-            V1ObjectReference(api_version="v1", kind="Node", name=self._node_name, uid=self._node_uid()),
+            # uid = the node name, as the kubelet does: `kubectl describe node` finds it (issue 18 item 13)
+            node_reference(self._node_name),
             reason="SharingModeFallback",
             message=message,
             type="Warning",
         )
-
-    def _node_uid(self) -> str | None:
-        return self._owner.uid if self._owner is not None else None
 
     def _owner_reference(self) -> V1OwnerReference:
         if self._owner is None:

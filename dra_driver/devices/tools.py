@@ -8,8 +8,11 @@ vendor's output format itself: each backend parses its own tool.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import re
+import signal
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,25 +35,43 @@ def run_tool(tool: Path, args: Sequence[str], *, vendor: str, timeout: float = T
 
     A missing tool raises ``BackendUnavailable("no <vendor> tool found at <tool>")``; a tool that
     cannot be executed, times out or exits non-zero raises ``BackendError`` naming the command and
-    its stderr.
+    its stderr. The tool runs in a session (process group) of its own, and a timeout kills the
+    whole group: a wrapper script's children (a hung driver call it started) must not outlive it.
     """
     command = [str(tool), *args]
     shown = " ".join(command)
     if not tool.is_file():
         raise BackendUnavailable(f"no {vendor} tool found at {tool}")
     try:
-        completed = subprocess.run(  # fixed argv from a flag, never a shell
-            command, capture_output=True, text=True, timeout=timeout, check=False
+        process = subprocess.Popen(  # fixed argv from a flag, never a shell
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
         )
-    except subprocess.TimeoutExpired:
-        raise BackendError(f"{shown} did not answer within {timeout:g} s") from None
     except OSError as exc:
         raise BackendError(f"cannot run {shown}: {exc}") from exc
-    if completed.returncode != 0:
-        detail = (completed.stderr or completed.stdout).strip().splitlines()
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(process)
+        raise BackendError(f"{shown} did not answer within {timeout:g} s") from None
+    except BaseException:
+        _kill_group(process)
+        raise
+    if process.returncode != 0:
+        detail = (stderr or stdout).strip().splitlines()
         reason = detail[-1] if detail else "no output"
-        raise BackendError(f"{shown} exited with status {completed.returncode}: {reason}")
-    return completed.stdout
+        raise BackendError(f"{shown} exited with status {process.returncode}: {reason}")
+    return stdout
+
+
+def _kill_group(process: subprocess.Popen[str]) -> None:
+    """SIGKILL the tool's process group (its own session), reap the tool and close its pipes (a
+    descendant that left the group could hold them open: never wait for their end)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    for stream in (process.stdout, process.stderr):
+        if stream is not None:
+            stream.close()
 
 
 def parse_error(tool: Path, line: str, why: str) -> BackendError:

@@ -76,3 +76,13 @@ def test_the_executable_runs_two_quick_benchmarks(tmp_path: Path) -> None:
     assert set(document["benchmarks"]) == {"allocator", "publish"}
     assert any(r["metric"] == "publish_vs_raw_ratio" and r["ratio"] > 0 for r in document["rows"])
     assert "benchmark" in done.stdout.splitlines()[0]
+
+
+def test_the_written_path_is_shown_relative_to_the_repository(tmp_path: Path) -> None:
+    """Issue 18 item 21: RESULTS.md carried the development machine's absolute checkout path."""
+    run = load("run")
+    assert run.shown_path(BENCHMARKS / "results.json") == "benchmarks/results.json"
+    assert run.shown_path(tmp_path / "r.json", root=BENCHMARKS.parent) == str(tmp_path / "r.json")
+    results = (BENCHMARKS / "RESULTS.md").read_text()
+    assert "(written to benchmarks/results.json;" in results
+    assert str(BENCHMARKS.parent) not in results and "/work/" not in results

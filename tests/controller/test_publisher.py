@@ -242,6 +242,13 @@ def test_auto_falls_back_when_gates_are_off_and_says_why(
         events = kube.events.list("default").items
         messages = [e.message or "" for e in events if e.reason == "SharingModeFallback"]
         assert any("DRAConsumableCapacity" in m for m in messages)
+        # Issue 18 item 13: `kubectl describe node` lists a node's events by kind, name and uid, where
+        # the uid is the node's or, as the kubelet writes it, the node name (kubectl describe.go).
+        described = kube.events.list(
+            "default",
+            field_selector=f"involvedObject.kind=Node,involvedObject.name={NODE},involvedObject.uid={NODE}",
+        ).items
+        assert {e.reason for e in described} >= {"SharingModeFallback"}
     finally:
         cluster.stop()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from dra_driver.devices import BackendError, BackendUnavailable, DeviceBackend, Version, make_backend
 from dra_driver.devices.amd import AmdBackend
 from dra_driver.devices.hygon import HygonBackend
+from dra_driver.devices.tools import run_tool
 from tests.devices.vendor_tools import fake_sysfs, tool_script
 
 GIB = 1024**3
@@ -153,3 +155,27 @@ esac"""
     devices = make_backend("ascend", node_name="n", tool=tool_script(tmp_path, "ascend", body)).discover()
     assert {d.product_name for d in devices} == {"Ascend910"}
     assert devices[0].extra_attributes == {"aiCore": 20, "aiCpu": 7}
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` runs (a killed child nobody reaped yet shows as a zombie: not alive)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+def test_a_hung_tool_is_killed_with_every_child_it_started(tmp_path: Path) -> None:
+    """Issue 18 item 18: after the timeout the tool was killed, but its child ``sleep`` kept running."""
+    pids = tmp_path / "pids"
+    tool = tmp_path / "hang"
+    tool.write_text(f"#!/bin/sh\nsleep 1000 &\necho $! > {pids}\nsleep 1000\n")
+    tool.chmod(0o755)
+    with pytest.raises(BackendError, match=r"did not answer within 0.5 s"):
+        run_tool(tool, ["info"], vendor="hygon", timeout=0.5)
+    (child,) = [int(pid) for pid in pids.read_text().split()]
+    deadline = time.monotonic() + 10
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child), f"the tool's child {child} outlived the timeout"
