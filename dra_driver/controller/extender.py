@@ -5,7 +5,8 @@ into node usage) and ``ExtenderServer`` (a stdlib ``ThreadingHTTPServer``, Nagle
 keep-alive as the scheduler's Go client uses it). Answers:
 
 * ``POST /prioritize`` — 200 with a HostPriorityList (``node_scores.py`` has the wire format and the
-  scores); 400 with a message for a body that is not an ExtenderArgs; 411 without Content-Length;
+  scores); 400 with a message for a body that is not an ExtenderArgs (also not UTF-8, not JSON, or
+  nested deeper than ``rules.MAX_JSON_DEPTH``); 411 without Content-Length;
   413 for a body over ``MAX_BODY``; 503 when the API server cannot be read (the scheduler then
   fails the pod's cycle unless the extender is configured ``ignorable: true``);
 * ``GET /healthz`` — 200 ``ok``;
@@ -41,8 +42,10 @@ from dra_driver.kube import KubeClient, KubeError
 log = logging.getLogger("hdra.controller")
 
 HDRA_DRIVER_SUFFIX = ".hdra.io"
-MAX_BODY = 256 * 1024 * 1024
-"""A NodeList of thousands of full Node objects is large; anything beyond this is not a request."""
+MAX_BODY = 16 * 1024 * 1024
+"""With ``nodeCacheCapable: true`` (the chart's setting) a request is one Pod (at most etcd's 1.5 MiB)
+and the node names; without it, a NodeList of full Node objects. 16 MiB holds either for thousands
+of nodes; a larger body is refused before it is read (413), so it cannot exhaust the memory."""
 
 
 def _dump(obj: Any) -> JsonDict:

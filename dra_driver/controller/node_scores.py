@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from dra_driver.controller.usage import NodeUsage
+from dra_driver.rules import JsonInputError, load_json
 
 NodePolicy = Literal["binpack", "spread"]
 NODE_POLICIES: tuple[NodePolicy, ...] = get_args(NodePolicy)
@@ -69,9 +70,9 @@ def _show(value: Any) -> str:
 def parse_extender_args(body: bytes) -> ExtenderArgs:
     """Decode an ExtenderArgs body; ``NodeNames`` wins when both it and ``Nodes`` are set."""
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ExtenderArgsError(f"the request body is not JSON: {exc}") from None
+        data = load_json(body)
+    except JsonInputError as exc:
+        raise ExtenderArgsError(str(exc)) from None
     if not isinstance(data, dict):
         raise ExtenderArgsError(f"ExtenderArgs must be a JSON object, got {_show(data)}")
     pod = _field(data, "Pod")

@@ -63,6 +63,18 @@ def claim_entry_name(container: str) -> str:
     return f"{CLAIM_PREFIX}{container[: MAX_LABEL - len(CLAIM_PREFIX) - 11].rstrip('-')}-{digest}"
 
 
+def _shaped(container: dict[str, Any], key: str, kind: type, who: str, field: str) -> Any:
+    """``container[key]`` if it is a ``kind`` (an empty one when absent or null); a Denial naming the
+    field otherwise: the API server never sends such a pod, a hand-made AdmissionReview may."""
+    value = container.get(key)
+    if value is None:
+        return kind()
+    if not isinstance(value, kind):
+        wanted = "an object" if kind is dict else "a list"
+        raise Denial(f"{who}: {field} must be {wanted}, got {type(value).__name__}")
+    return value
+
+
 def _strip(resources: dict[str, Any], names: list[str]) -> None:
     for section in ("limits", "requests"):
         values = resources.get(section)
@@ -80,11 +92,13 @@ def convert_pod(pod: Mapping[str, Any], *, namespace: str, cards: CardSource | N
     spec = converted.get("spec")
     if not isinstance(spec, dict):
         raise Denial(f"{who}: spec is missing or not an object")
-    annotations = (converted.get("metadata") or {}).get("annotations") or {}
-    existing = {entry.get("name") for entry in spec.get("resourceClaims") or [] if isinstance(entry, dict)}
+    metadata = _shaped(converted, "metadata", dict, who, "metadata")
+    annotations = _shaped(metadata, "annotations", dict, who, "metadata.annotations")
+    pod_claims = _shaped(spec, "resourceClaims", list, who, "spec.resourceClaims")
+    existing = {entry.get("name") for entry in pod_claims if isinstance(entry, dict)}
     generated: list[GeneratedClaim] = []
     for section in _CONTAINER_LISTS:
-        for index, container in enumerate(spec.get(section) or []):
+        for index, container in enumerate(_shaped(spec, section, list, who, f"spec.{section}")):
             if not isinstance(container, dict):
                 raise Denial(f"{who}: spec.{section}[{index}] is not an object")
             name = str(container.get("name") or f"{section}-{index}")
@@ -101,7 +115,8 @@ def convert_pod(pod: Mapping[str, Any], *, namespace: str, cards: CardSource | N
             template = claim_template(name, namespace, claim_spec(asks, where, cards))
             resources = container.setdefault("resources", {})
             _strip(resources, owned)
-            resources.setdefault("claims", []).append({"name": claim_name})
+            claims = _shaped(resources, "claims", list, where, "resources.claims")
+            resources["claims"] = [*claims, {"name": claim_name}]
             spec.setdefault("resourceClaims", []).append(
                 {"name": claim_name, "resourceClaimTemplateName": template["metadata"]["name"]}
             )

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from dra_driver.rules import JsonInputError, load_json
+
 API_VERSION: Final = "admission.k8s.io/v1"
 KIND: Final = "AdmissionReview"
 
@@ -85,9 +87,9 @@ def _object(request: Mapping[str, Any], name: str) -> dict[str, Any] | None:
 def parse_review(body: bytes) -> AdmissionRequest:
     """Parse an AdmissionReview v1 request body."""
     try:
-        review = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise MalformedReview(f"the body is not JSON: {exc}") from None
+        review = load_json(body)
+    except JsonInputError as exc:
+        raise MalformedReview(str(exc)) from None
     if not isinstance(review, dict):
         raise MalformedReview("the body is not a JSON object")
     if review.get("apiVersion") != API_VERSION or review.get("kind") != KIND:

@@ -18,7 +18,7 @@ from dra_driver.kube import KubeClient
 from dra_driver.parameters import ParameterError, decode_config, is_hdra_driver
 from dra_driver.webhook.cluster import claim_spec_of, template_spec_of
 from dra_driver.webhook.convert import describe_pod
-from dra_driver.webhook.errors import BAD_INPUT, FORBIDDEN
+from dra_driver.webhook.errors import BAD_INPUT, FORBIDDEN, Denial
 from dra_driver.webhook.pod_claims import claim_conflicts
 from dra_driver.webhook.review import ALLOW, AdmissionRequest, Verdict, deny
 
@@ -57,11 +57,36 @@ def config_errors(configs: Any, base: str, request_names: list[str]) -> list[str
     return found
 
 
-def _devices(obj: Mapping[str, Any], kind: str) -> tuple[Any, str]:
-    spec = obj.get("spec") or {}
-    if kind == "ResourceClaimTemplate":
-        return (spec.get("spec") or {}).get("devices") or {}, "spec.spec.devices"
-    return spec.get("devices") or {}, "spec.devices"
+def _object_at(obj: Mapping[str, Any], path: str, who: str) -> Mapping[str, Any]:
+    """The map at dotted ``path`` of ``obj`` ({} when absent); a Denial (400) naming the field when a
+    value on the way is not a map: the API server never sends such an object, a hand-made review may."""
+    current: Any = obj
+    walked: list[str] = []
+    for key in path.split("."):
+        walked.append(key)
+        current = current.get(key) if isinstance(current, Mapping) else None
+        if current is None:
+            return {}
+        if not isinstance(current, Mapping):
+            raise Denial(
+                f"{who}: {'.'.join(walked)} must be an object, got {type(current).__name__}", BAD_INPUT
+            )
+    found: Mapping[str, Any] = current
+    return found
+
+
+def _list_at(container: Mapping[str, Any], key: str, where: str, who: str) -> list[Any]:
+    value = container.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise Denial(f"{who}: {where}.{key} must be a list, got {type(value).__name__}", BAD_INPUT)
+    return value
+
+
+def _devices(obj: Mapping[str, Any], kind: str, who: str) -> tuple[Mapping[str, Any], str]:
+    base = "spec.spec.devices" if kind == "ResourceClaimTemplate" else "spec.devices"
+    return _object_at(obj, base, who), base
 
 
 class _ApiClaimSpecs:
@@ -88,13 +113,18 @@ class Validator:
         if request.operation == "DELETE" or obj is None:
             return ALLOW
         if request.group == RESOURCE_GROUP and request.version in RESOURCE_VERSIONS:
+            who = request.describe()
             if request.kind in ("ResourceClaim", "ResourceClaimTemplate"):
-                devices, base = _devices(obj, request.kind)
-                names = [str(r.get("name")) for r in devices.get("requests") or [] if isinstance(r, Mapping)]
-                return self._verdict(request, config_errors(devices.get("config"), base, names))
+                devices, base = _devices(obj, request.kind, who)
+                requests = _list_at(devices, "requests", base, who)
+                names = [str(r.get("name")) for r in requests if isinstance(r, Mapping)]
+                configs = _list_at(devices, "config", base, who)
+                return self._verdict(request, config_errors(configs, base, names))
             if request.kind == "DeviceClass":
-                spec = obj.get("spec") or {}
-                return self._verdict(request, config_errors(spec.get("config"), "spec", []))
+                spec = _object_at(obj, "spec", who)
+                return self._verdict(
+                    request, config_errors(_list_at(spec, "config", "spec", who), "spec", [])
+                )
         if request.group == "" and request.kind == "Pod" and self._kube is not None:
             who = describe_pod(obj, request.namespace)
             problems = claim_conflicts(obj, request.namespace, who, _ApiClaimSpecs(self._kube))

@@ -150,12 +150,33 @@ def test_pod_without_resource_claims_gets_no_preference(servers: dict[str, Exten
             "Nodes.items[0].metadata.name",
         ),
         (json.dumps({"Pod": POD, "Nodes": ["node-a"]}).encode(), "Nodes must be a NodeList with items"),
+        # issue 18 item 15: 100,000 nested [ closed the connection with a RecursionError
+        (b"[" * 100_000, "the body nests arrays or objects deeper than 100 levels"),
+        (
+            b'{"Pod": ' + b'{"a": ' * 150 + b"1" + b"}" * 151,
+            "the body nests arrays or objects deeper than 100",
+        ),
+        (b"\xff\xfe", "the body is not UTF-8: byte 0 is invalid"),
     ],
 )
 def test_malformed_requests_get_400_with_the_cause(bare: ExtenderServer, body: bytes, message: str) -> None:
     status, answer = request(bare, "POST", "/prioritize", body)
     assert status == 400
     assert message in answer.decode()
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read(bare: ExtenderServer) -> None:
+    """Issue 18 item 15: the controller read a 60 MB body; now anything over 16 MiB is a 413."""
+    connection = http.client.HTTPConnection("127.0.0.1", bare.port, timeout=10)
+    try:
+        connection.putrequest("POST", "/prioritize")
+        connection.putheader("Content-Length", str(16 * 1024 * 1024 + 1))
+        connection.endheaders()  # no body is sent: the answer must come without it
+        response = connection.getresponse()
+        assert response.status == 413
+        assert f"outside 0..{16 * 1024 * 1024}" in response.read().decode()
+    finally:
+        connection.close()
 
 
 def test_healthz_unknown_paths_and_methods(bare: ExtenderServer) -> None:

@@ -10,6 +10,7 @@ import socket
 import ssl
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kubernetes.client import ApiClient, Configuration
@@ -239,17 +240,94 @@ def test_api_failure_denies_with_the_cause(certs: CertPair) -> None:
     assert "Namespace" in response["status"]["message"]
 
 
-def test_internal_error_denies_naming_it(server: WebhookServer, certs: CertPair) -> None:
-    broken = pod({"nvidia.com/gpu": "1"})
-    broken["spec"]["containers"][0]["resources"]["claims"] = {"not": "a list"}
+def test_internal_error_denies_naming_it(
+    server: WebhookServer, certs: CertPair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise AttributeError("'str' object has no attribute 'append'")
+
+    monkeypatch.setattr("dra_driver.webhook.mutate.convert_pod", broken)
     conn = connect(server.port, client_context(certs))
-    status, answer = post(conn, "/mutate", json.dumps(review(broken)).encode())
+    status, answer = post(conn, "/mutate", json.dumps(review(pod({"nvidia.com/gpu": "1"}))).encode())
     assert status == 200
     response = answer["response"]
     assert response["allowed"] is False
     assert response["status"]["code"] == 500
     assert "internal webhook error: AttributeError" in response["status"]["message"]
     assert "Pod default/trainer" in response["status"]["message"]
+
+
+DEEP = b"[" * 100_000
+
+
+@pytest.mark.parametrize("path", ["/validate", "/mutate"])
+def test_deeply_nested_or_binary_bodies_get_400(server: WebhookServer, certs: CertPair, path: str) -> None:
+    """Issue 18 item 15: 100,000 nested ``[`` closed the connection with a RecursionError."""
+    conn = connect(server.port, client_context(certs))
+    status, answer = post(conn, path, DEEP)
+    assert status == 400
+    assert (
+        answer["message"]
+        == "malformed AdmissionReview: the body nests arrays or objects deeper than 100 levels"
+    )
+    conn = connect(server.port, client_context(certs))
+    status, answer = post(conn, path, b"\xff\xfe")
+    assert (status, answer["message"]) == (
+        400,
+        "malformed AdmissionReview: the body is not UTF-8: byte 0 is invalid",
+    )
+
+
+def _claim(devices: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "resource.k8s.io/v1",
+        "kind": "ResourceClaim",
+        "metadata": {"name": "c", "namespace": "default"},
+        "spec": {"devices": devices},
+    }
+
+
+@pytest.mark.parametrize(
+    ("obj", "message"),
+    [
+        (_claim("oops"), "spec.devices must be an object, got str"),
+        (_claim({"config": "oops"}), "spec.devices.config must be a list, got str"),
+        (_claim({"requests": 7}), "spec.devices.requests must be a list, got int"),
+    ],
+)
+def test_garbage_shapes_are_denied_with_400_naming_the_field(
+    server: WebhookServer, certs: CertPair, obj: dict[str, Any], message: str
+) -> None:
+    """Issue 18 item 15: ``spec.devices: "oops"`` was denied with 500 "internal webhook error"."""
+    body = review(obj, kind="ResourceClaim", group="resource.k8s.io")
+    conn = connect(server.port, client_context(certs))
+    status, answer = post(conn, "/validate", json.dumps(body).encode())
+    assert status == 200
+    assert answer["response"]["allowed"] is False
+    assert answer["response"]["status"]["code"] == 400
+    assert answer["response"]["status"]["message"] == f"ResourceClaim default/c: {message}"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda p: p["spec"]["containers"][0]["resources"].update(claims={"not": "a list"}),
+         'container "main": resources.claims must be a list, got dict'),
+        (lambda p: p["metadata"].update(annotations=["x"]),
+         "metadata.annotations must be an object, got list"),
+        (lambda p: p["spec"].update(resourceClaims="x"), "spec.resourceClaims must be a list, got str"),
+    ],
+)  # fmt: skip
+def test_garbage_pods_are_denied_with_400_naming_the_field(
+    server: WebhookServer, certs: CertPair, change: Any, message: str
+) -> None:
+    garbage = pod({"nvidia.com/gpu": "1"})
+    change(garbage)
+    conn = connect(server.port, client_context(certs))
+    status, answer = post(conn, "/mutate", json.dumps(review(garbage)).encode())
+    assert status == 200
+    assert answer["response"]["status"]["code"] == 400
+    assert message in answer["response"]["status"]["message"]
 
 
 def test_mutating_without_an_api_client_denies(server: WebhookServer, certs: CertPair) -> None:
