@@ -40,6 +40,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from dra_driver.cdihook import region as region_hook
 from dra_driver.cli.demo_nodes import start_node, stop_node
 from dra_driver.cli.demo_run import run_workloads
 from dra_driver.cli.demo_workloads import Workload
@@ -143,7 +144,39 @@ def _spec_edits(spec: dict[str, Any]) -> tuple[dict[str, str], list[dict[str, An
     return env, mounts, hooks
 
 
-def container_exec(args: argparse.Namespace) -> int:
+def _hooks_of(spec: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    return [hook for hook in _spec_edits(spec)[2] if hook.get("hookName") == name]
+
+
+def _run_hooks(hooks: list[dict[str, Any]], container_id: str, pid: int) -> str:
+    """Run CDI hooks as an OCI runtime does (state on stdin); the first failure's stderr, or ""."""
+    bundle = Path(tempfile.mkdtemp(prefix="bundle-"))
+    (bundle / "config.json").write_text(json.dumps({"root": {"path": "/"}}))
+    state = {
+        "ociVersion": "1.0.2",
+        "id": container_id,
+        "status": "created",
+        "pid": pid,
+        "bundle": str(bundle),
+    }
+    for hook in hooks:
+        argv = hook.get("args") or [hook["path"]]
+        done = subprocess.run(
+            argv,
+            executable=hook["path"],
+            input=json.dumps(state),
+            capture_output=True,
+            text=True,
+            timeout=hook.get("timeout") or 30,
+            check=False,
+            env=dict(entry.split("=", 1) for entry in hook.get("env") or []) or None,
+        )
+        if done.returncode != 0:
+            return done.stderr.strip() or f"hook exited {done.returncode}"
+    return ""
+
+
+def container_exec(args: argparse.Namespace) -> int:  # noqa: RET503 - ends in exec
     """Inside fresh mount + PID namespaces: apply the spec's mounts and env, then exec the command."""
     spec = json.loads(Path(args.spec).read_text())
     env, mounts, _hooks = _spec_edits(spec)
@@ -160,6 +193,13 @@ def container_exec(args: argparse.Namespace) -> int:
             if not target.exists():
                 target.touch()
         subprocess.run(["mount", "--bind", str(host), str(target)], check=True)
+    if not args.region_dir:
+        refusal = _run_hooks(_hooks_of(spec, "createContainer"), args.container_id, os.getpid())
+        if refusal:
+            print(json.dumps({"refused_by_hook": refusal}), flush=True)
+            return 3
+    if args.pid_namespace:  # the container's own /proc, mounted after the hooks as a runtime does
+        subprocess.run(["mount", "-t", "proc", "proc", "/proc"], check=True)
     if args.no_preload:
         subprocess.run(["umount", "/etc/ld.so.preload"], check=False)
     child_env = dict(os.environ)
@@ -203,6 +243,7 @@ def _prepare(library: Path, root: Path, memory: str, cores: int, backend: str) -
         library_dir.mkdir(parents=True, exist_ok=True)
         shutil.copy2(library, library_dir / "libvgpu.so")
         (library_dir / "ld.so.preload").write_text("/usr/local/vgpu/libvgpu.so\n")
+        shutil.copy2(Path(region_hook.__file__), library_dir / "hdra-cdi-hook.py")  # as the chart installs it
         node = start_node(
             cluster,
             client,
@@ -243,15 +284,21 @@ def _in_container(
     set_env: tuple[str, ...] = (),
     no_preload: bool = False,
     pid_namespace: bool = True,
+    container_id: str = "",
 ) -> list[str]:
     """The command line that runs ``probe`` as a container of the claim would run."""
-    namespaces = ["--pid", "--fork", "--mount-proc", "--kill-child"] if pid_namespace else []
+    # no --mount-proc: like a runtime's createContainer hook, hdra's hook reads the host's /proc
+    namespaces = ["--pid", "--fork", "--kill-child"] if pid_namespace else []
     command = ["unshare", "--mount", *namespaces, sys.executable, str(Path(__file__).resolve()), "exec"]
     command += ["--spec", str(spec_path)]
+    if pid_namespace:
+        command.append("--pid-namespace")
     if region_dir is not None:
         command += ["--region-dir", str(region_dir)]
     if no_preload:
         command.append("--no-preload")
+    if container_id:
+        command += ["--container-id", container_id]
     for item in set_env:
         command += ["--set-env", item]
     return [*command, "--", sys.executable, str(Path(__file__).resolve()), *probe]
@@ -404,6 +451,47 @@ def run_all(args: argparse.Namespace) -> int:
         a.wait()
         return {"a": json.loads(first) if first.startswith("{") else first, "b": b, "regions": regions}
 
+    def design() -> dict[str, Any]:
+        """DESIGN §5 as built: hdra's CDI hooks give each PID namespace its own region, one at a time."""
+        assert spec is not None
+        attach = _hooks_of(spec, "createContainer")
+        if not attach:
+            return {
+                "skipped": "the CDI spec has no createContainer hook (this hdra predates DESIGN §5's hooks)"
+            }
+        claim_dir = Path(attach[0]["args"][attach[0]["args"].index("--claim-dir") + 1])
+        release = _hooks_of(spec, "poststop")
+        gpu_idle()
+        hold = ["probe", "memory", "--chunk-mib", "256", "--hold-seconds", "30"]
+        a = subprocess.Popen(
+            _in_container(spec_path, hold, container_id="ctr-a"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert a.stdout is not None
+        first = a.stdout.readline()
+        b = _run(_in_container(spec_path, memory, container_id="ctr-b"), 120)
+        a.kill()
+        a.wait()
+        released_a = _run_hooks(release, "ctr-a", 0)
+        gpu_idle()
+        c = _run(_in_container(spec_path, memory, container_id="ctr-c"), 120)
+        files = _region_files(claim_dir)
+        regions = {str(p.relative_to(claim_dir)): _read_region(p) for p in files}
+        for path in files:
+            shutil.copy2(path, out / f"region-hook-{path.parent.name}.bin")
+        released_c = _run_hooks(release, "ctr-c", 0)
+        return {
+            "a": json.loads(first) if first.startswith("{") else first,
+            "b_second_pid_namespace_while_a_lives": b,
+            "release_a": released_a or "ok",
+            "c_after_a_released": c,
+            "release_c": released_c or "ok",
+            "regions": regions,
+        }
+
+    step("two_pid_namespaces_with_hdra_hooks", design)
     step("two_pid_namespaces_one_region", lambda: two_namespaces(separate=False))
     step("two_pid_namespaces_own_regions_half_limit_each", lambda: two_namespaces(separate=True))
     record["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -425,6 +513,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--spec", required=True)
     run.add_argument("--region-dir", default="")
     run.add_argument("--no-preload", action="store_true")
+    run.add_argument("--container-id", default="probe")
+    run.add_argument("--pid-namespace", action="store_true", help="mount a /proc for the new PID namespace")
     run.add_argument("--set-env", action="append", default=[])
     run.add_argument("command", nargs="+")
     probe = sub.add_parser("probe", help="a workload run inside the prepared 'container'")

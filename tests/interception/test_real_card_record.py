@@ -90,3 +90,22 @@ def test_the_sm_limit_was_not_enforced_on_this_machine() -> None:
     uncapped = record()["matmul_uncapped"]["result"]["tflops"]
     for step in ("matmul_hami_sm_limit_default_policy", "matmul_hami_sm_limit_force_policy"):
         assert record()[step]["result"]["tflops"] > 0.9 * uncapped, step
+
+
+def test_hdra_hooks_give_one_pid_namespace_the_claim_at_a_time() -> None:
+    """DESIGN §5 as built, on the real card: B is refused while A lives; C gets the claim after A."""
+    run = record()["two_pid_namespaces_with_hdra_hooks"]
+    cap = claim_cap_mib()
+    assert run["a"]["refused"]
+    assert cap - GIB_MIB <= run["a"]["allocated_mib"] <= cap
+    refused = run["b_second_pid_namespace_while_a_lives"]["result"]["refused_by_hook"]
+    assert "in another PID namespace" in refused
+    assert run["release_a"] == "ok"
+    after = run["c_after_a_released"]["result"]
+    assert after["refused"]
+    assert cap - GIB_MIB <= after["allocated_mib"] <= cap
+    # the hook gave C its own region directory under the claim's host directory
+    assert list(run["regions"]) == ["ctr-c/vgpu.cache"]
+    path = FIXTURE / "region-hook-ctr-c.bin.gz"
+    region = parse_shared_region(gzip.decompress(path.read_bytes()), path)
+    assert region.devices[0].limit_bytes == cap * 1024 * 1024
