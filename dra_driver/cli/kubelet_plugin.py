@@ -9,6 +9,8 @@ Wires the parts together in the order that keeps the kubelet safe:
    without a working endpoint);
 5. every ``--cleanup-seconds``, unprepare claims deleted from the API; with ``--policy`` the
    cards are re-listed most-used (binpack) or least-used (spread) first as claims come and go;
+   NVIDIA (and mock) plugins run HAMi's monitor feedback every ``--monitor-seconds`` over the
+   regions of their prepared claims (``plugin.monitor``: priority, the "default" core policy);
 6. on SIGTERM/SIGINT remove both sockets, then stop.
 """
 
@@ -46,6 +48,7 @@ from dra_driver.kube import KubeClient
 from dra_driver.kube.client import node_reference
 from dra_driver.plugin import PluginServer, SocketPathError
 from dra_driver.plugin.metrics import InstrumentedPreparer, MetricsServer, node_registry
+from dra_driver.plugin.monitor import INTERVAL_SECONDS, RegionMonitor
 from dra_driver.prepare import (
     ClaimPreparer,
     DeviceCatalog,
@@ -60,6 +63,9 @@ log = logging.getLogger("hdra.plugin")
 
 KUBELET_PLUGINS_DIR = Path("/var/lib/kubelet/plugins")
 KUBELET_REGISTRY_DIR = Path("/var/lib/kubelet/plugins_registry")
+
+
+MONITORED_BACKENDS = ("nvidia", "mock")  # HAMi-core regions (the mock backend writes NVIDIA's env)
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -148,6 +154,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("--resync-seconds", type=float, default=30.0, help="periodic full slice re-sync")
     parser.add_argument(
         "--cleanup-seconds", type=float, default=60.0, help="periodic cleanup of deleted claims"
+    )
+    parser.add_argument(
+        "--monitor-seconds",
+        type=float,
+        default=INTERVAL_SECONDS,
+        help="NVIDIA: HAMi's priority / core-policy feedback over the claims' HAMi-core regions "
+        "every N seconds (HAMi vGPUmonitor: 5; 0 turns it off)",
     )
     parser.set_defaults(run=run)
 
@@ -251,12 +264,15 @@ def run(args: argparse.Namespace) -> int:
         controller.stop()
         raise CommandError(f"cannot serve the kubelet or the metrics: {exc}") from exc
     log.info("serving %s, registered at %s", server.dra_socket, server.registration_socket)
+    monitor = _monitor(args, preparer, node)
     try:
         while not stop.wait(args.cleanup_seconds):
             removed = cleanup_stale(preparer)
             if removed:
                 log.info("cleanup unprepared %d claim(s) deleted from the API", len(removed))
     finally:
+        if monitor is not None:
+            monitor.stop()
         server.stop()
         if metrics_server is not None:
             metrics_server.stop()
@@ -265,6 +281,20 @@ def run(args: argparse.Namespace) -> int:
         tracker.stop()
         controller.stop()
     return 0
+
+
+def _monitor(args: argparse.Namespace, preparer: NodePreparer, node: str) -> RegionMonitor | None:
+    """HAMi's feedback loop for the backends whose claims HAMi-core enforces (started), else None."""
+    if args.backend not in MONITORED_BACKENDS or args.monitor_seconds <= 0:
+        return None
+    monitor = RegionMonitor(
+        preparer.checkpoint.entries,
+        preparer.settings.interception,
+        node_name=node,
+        interval=args.monitor_seconds,
+    )
+    monitor.start()
+    return monitor
 
 
 def _catalog(devices: list[AcceleratorDevice], publisher: SlicePublisher) -> Callable[[], DeviceCatalog]:

@@ -6,7 +6,8 @@ node-unique units (``NodeUnits``, ``UnitGrant``), the host check ``sharing_prere
 ``cuda_order``, the cache-directory functions (``claim_cache_dir``, ``create_claim_cache_dir``,
 ``remove_claim_cache_dir``, ``claim_region_files``), the container paths and ``InterceptionError``.
 Must never import ``dra_driver.prepare`` or anything above it, and never touch files except through
-the cache-directory and vDCU-directory functions (``sharing_prerequisites`` only reads).
+the cache-directory and vDCU-directory functions (``sharing_prerequisites`` only reads), the region
+reader ``shared_region`` (reads) and ``feedback.MappedRegion`` (HAMi's two monitor fields).
 """
 
 from dra_driver.interception.cache_dir import (

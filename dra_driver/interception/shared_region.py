@@ -2,8 +2,9 @@
 
 Owns: the byte layouts of ``shared_region_t`` HAMi-core has shipped (``LAYOUTS``), telling them
 apart (``detect_layout``), ``SharedRegion`` / ``DeviceUsage``, ``parse_shared_region`` and
-``read_shared_region``. All offsets are LP64 (x86-64, aarch64) natural alignment of
-``src/multiprocess/multiprocess_memory_limit.h`` at the commits named per layout (hami.md §2.6):
+``read_shared_region`` (the monitor's writes are ``feedback.MappedRegion``'s). All offsets are
+LP64 (x86-64, aarch64) natural alignment of ``src/multiprocess/multiprocess_memory_limit.h`` at
+the commits named per layout (hami.md §2.6):
 
 * ``0``: 2024-01 to 2024-08 (8b7cd78..7a9c88b). No version fields; ``device_memory_t`` 5 x u64,
   ``device_util_t`` 3 x u64, slot 1168 bytes, trailer ``proc_num, utilization_switch,
@@ -188,14 +189,15 @@ class SharedRegion:
         return next((d for d in self.devices if d.uuid == uuid), None)
 
 
-def detect_layout(data: bytes | bytearray, path: Path) -> RegionLayout:
-    """The layout of a whole region image (``len(data)`` is the file size); SharedRegionError if none."""
+def detect_layout(data: bytes | bytearray, path: Path, size: int | None = None) -> RegionLayout:
+    """The layout of a region whose file is ``size`` bytes (default ``len(data)``) and starts with
+    ``data`` (at least the 12 header bytes); SharedRegionError if no known layout fits."""
     if len(data) < 12:
         raise SharedRegionError(f"{path}: {len(data)} bytes, shorter than a shared region header")
     flag, major, minor = struct.unpack_from("<iII", data, 0)
     if flag != MAGIC:
         raise SharedRegionError(f"{path}: initialized_flag is {flag}, not {MAGIC} (not initialised or torn)")
-    size = len(data)
+    size = len(data) if size is None else size
     for layout in LAYOUTS:
         if size not in (layout.size, layout.size + 1):  # sizeof, +1 for the byte HAMi-core writes
             continue

@@ -4,6 +4,10 @@ preparing claims from the dev cluster, surviving SIGKILL at every step of a prep
 from __future__ import annotations
 
 import json
+import os
+import struct
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,9 +16,12 @@ from pathlib import Path
 import pytest
 
 from dra_driver.devcluster.kubelet import FakeKubelet
+from dra_driver.devices import make_backend
+from dra_driver.interception.shared_region import LAYOUT_1_2
 from dra_driver.kube import KubeClient
 from dra_driver.prepare import ClaimRef
 from dra_driver.prepare.failpoints import ENV_VAR, PREPARE_STEPS
+from tests.metrics.region import Proc, region_bytes
 from tests.support.claims import ClaimSpec, Result, create_allocated_claim
 from tests.support.processes import Process, start_devcluster, start_plugin, wait_for
 
@@ -87,6 +94,64 @@ def test_prepare_and_unprepare_through_the_kubelet(env: Env) -> None:
         assert plugin.terminate() == 0, plugin.log.read_text()
     assert not (env.tmp / "plugins" / DRIVER / "dra.sock").exists()
     assert not (env.tmp / "plugins_registry" / f"{DRIVER}-reg.sock").exists()
+
+
+def test_the_plugin_runs_hamis_priority_feedback_on_its_claims_regions(env: Env) -> None:
+    """HAMi feedback.go in the plugin process: low priority yields to high on one card (the regions
+    are in HAMi-core b69b1ea's byte layout, where hdra's CDI hook puts them)."""
+    plugin = env.start_plugin("--monitor-seconds", "0.1")
+    try:
+        high, low = env.claim("high", memory="2Gi"), env.claim("low", memory="2Gi")
+        results = env.kubelet.prepare(DRIVER, [high, low])
+        assert results[high.uid].error == results[low.uid].error == ""
+        card = next(
+            d
+            for d in make_backend("mock", node_name="node-a", profile="a100x4").discover()
+            if d.name == "gpu-0"
+        )
+        regions = {}
+        for claim, priority in ((high, 0), (low, 1)):
+            directory = env.tmp / "state" / "claims" / claim.uid / "ctr"
+            directory.mkdir()
+            regions[claim.uid] = directory / "vgpu.cache"
+            regions[claim.uid].write_bytes(
+                region_bytes(
+                    [card.uuid], [2 << 30], [Proc(1, {0: 1 << 20})], priority=priority, recent_kernel=2
+                )
+            )
+
+        def fields(claim: ClaimRef) -> tuple[int, int]:
+            data = regions[claim.uid].read_bytes()
+            return struct.unpack_from("<i", data, LAYOUT_1_2.recent_kernel)[0], struct.unpack_from(
+                "<i", data, LAYOUT_1_2.utilization_switch
+            )[0]
+
+        # high keeps launching kernels (rate_limiter writes recent_kernel = 2 on each launch) ...
+        launching = threading.Event()
+        launching.set()
+
+        def launcher() -> None:
+            fd = os.open(regions[high.uid], os.O_WRONLY)
+            try:
+                while launching.is_set():
+                    os.pwrite(fd, struct.pack("<i", 2), LAYOUT_1_2.recent_kernel)
+                    time.sleep(0.02)
+            finally:
+                os.close(fd)
+
+        thread = threading.Thread(target=launcher)
+        thread.start()
+        try:  # ... so low stays blocked (recent_kernel -1) and capped, and high runs uncapped
+            blocked = wait_for(lambda: fields(low) == (-1, 1) and fields(high)[1] == 0, 20.0)
+            assert blocked, plugin.log.read_text()
+        finally:
+            launching.clear()
+            thread.join()
+        # high idle: low is unblocked, and nobody is contended
+        idle = wait_for(lambda: fields(low) == (0, 0) and fields(high) == (0, 0), 20.0)
+        assert idle, plugin.log.read_text()
+    finally:
+        assert plugin.terminate() == 0, plugin.log.read_text()
 
 
 def test_bad_claims_get_errors_and_good_ones_still_prepare(env: Env) -> None:
