@@ -36,6 +36,7 @@ from dra_driver.webhook.errors import Denial
 from dra_driver.webhook.vendors import FAMILIES, RESOURCES, DeviceFamily, Role, known_under, owned_prefix
 
 FULL = FULL_CORES  # a whole card, as a percentage of its memory or its cores
+HAMI_MAX = 2**31 - 1  # HAMi keeps every count, MiB and percentage in an int32
 
 
 @dataclass(frozen=True)
@@ -92,15 +93,26 @@ def selection_for(family: DeviceFamily, annotations: Mapping[str, str], pod: str
 
 
 def _whole(value: Any, resource: str, where: str) -> int:
-    """A whole, non-negative quantity; anything else is refused naming the resource and value."""
+    """A whole, non-negative quantity of at most ``HAMI_MAX``; anything else is refused naming the
+    resource and value. HAMi reads each value with ``Quantity.AsInt64`` into an int32
+    (pkg/device/nvidia/device.go ``GenerateResourceRequests``): a suffix is a multiplier, so
+    ``gpumem: 3Gi`` is 3221225472 MiB, which HAMi refuses as out of range; so does hdra, and says
+    how to write the amount."""
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise Denial(f"{where}: {resource} value {value!r} is not a quantity")
+    text = str(value)
     try:
         number = parse_quantity(value)
-    except ValueError:
-        raise Denial(f"{where}: {resource} value {str(value)!r} is not a number") from None
+    except ValueError as exc:
+        if "out of range" in str(exc):
+            raise Denial(f"{where}: {resource} value {text!r} is too large (at most {HAMI_MAX})") from None
+        raise Denial(f"{where}: {resource} value {text!r} is not a number") from None
     if number < 0 or number != number.to_integral_value():
-        raise Denial(f"{where}: {resource} value {str(value)!r} is not a whole non-negative number")
+        raise Denial(f"{where}: {resource} value {text!r} is not a whole non-negative number")
+    if number > HAMI_MAX:
+        multiplied = f" ({text} is {int(number)}: a suffix multiplies, it is no unit)"
+        hint = "" if text.strip().isdigit() else multiplied
+        raise Denial(f"{where}: {resource} value {text!r} is too large (at most {HAMI_MAX}){hint}")
     return int(Decimal(number))
 
 
@@ -154,6 +166,11 @@ def _ask(
             raise Denial(
                 f"{where}: {family.memory} is 0; memory must be at least 1 "
                 "(or leave it out for the whole card)"
+            )
+        if memory > HAMI_MAX // family.memory_unit_mib:  # HAMi: memnums > MaxInt32/factor is refused
+            raise Denial(
+                f"{where}: {family.memory} is {memory} units of {family.memory_unit_mib} MiB, too large "
+                f"(at most {HAMI_MAX // family.memory_unit_mib})"
             )
         memory *= family.memory_unit_mib
     percentage = values.get(Role.MEMORY_PERCENTAGE)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from kubernetes.client import CoreV1Api, V1ResourceClaimTemplate
@@ -23,6 +24,7 @@ from dra_driver.kube.retry import call_with_retry
 from dra_driver.rules import MEMORY
 from dra_driver.slices.attributes import PARENT_UUID
 from dra_driver.webhook.selectors import Card
+from dra_driver.webhook.template_gc import touch
 
 log = logging.getLogger("hdra.webhook")
 
@@ -99,13 +101,18 @@ def namespace_labels(kube: KubeClient, name: str) -> dict[str, str]:
 def create_template(kube: KubeClient, template: dict[str, Any]) -> bool:
     """Create ``template`` in its namespace; True if created, False if it already existed.
 
-    The name is a hash of the content, so an existing template of that name has the same spec.
+    The name is a hash of the content, so an existing template of that name has the same spec; it
+    is marked as handed out again (``template_gc.touch``) so that garbage collection keeps it, and
+    created anew if collection removed it in the meantime.
     """
     body = V1ResourceClaimTemplate.model_validate(template)
+    namespace, name = template["metadata"]["namespace"], template["metadata"]["name"]
     try:
-        kube.resource_claim_templates.create(template["metadata"]["namespace"], body)
+        kube.resource_claim_templates.create(namespace, body)
     except AlreadyExists:
-        return False
+        if touch(kube, namespace, name, datetime.now(UTC)):
+            return False
+        kube.resource_claim_templates.create(namespace, body)
     return True
 
 

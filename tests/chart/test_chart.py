@@ -49,8 +49,9 @@ RBAC = {
     },
     "hdra-webhook": {
         ("", "namespaces"): {"get"},
+        ("", "pods"): {"list"},  # template garbage collection: which templates pods still name
         ("resource.k8s.io", "resourceslices"): {"list"},
-        ("resource.k8s.io", "resourceclaimtemplates"): {"get", "create"},
+        ("resource.k8s.io", "resourceclaimtemplates"): {"get", "list", "create", "update", "delete"},
         ("resource.k8s.io", "resourceclaims"): {"get"},
     },
     "hdra-controller": {

@@ -130,3 +130,11 @@ def test_devcluster_names_a_port_in_use(tmp_path: Path, capsys: pytest.CaptureFi
         line = _one_line_error(argv, capsys)
     assert line == f"hdra: cannot listen on 127.0.0.1:{port}: Address already in use"
     assert not (tmp_path / "kc").exists()
+
+
+def test_webhook_refuses_a_non_positive_template_grace(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cert = _write(tmp_path / "cert.pem", b"")
+    argv = ["webhook", "--tls-cert", str(cert), "--tls-key", str(cert), "--template-grace-seconds", "0"]
+    assert _one_line_error(argv, capsys) == "hdra: --template-grace-seconds: 0 must be positive"

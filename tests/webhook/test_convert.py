@@ -581,6 +581,29 @@ BAD: list[tuple[str, dict[str, Any], dict[str, str], bool, list[str]]] = [
         ["nvidia.com/gpumem", "'lots'", "not a number"],
     ),
     ("fraction", {"nvidia.com/gpumem": "1.5"}, {}, True, ["nvidia.com/gpumem", "'1.5'", "not a whole"]),
+    # issue 18 item 16: HAMi reads gpumem with Quantity.AsInt64 into an int32 (device.go
+    # GenerateResourceRequests): 3Gi is 3221225472 MiB, refused; hdra made a 3221225472Mi template
+    (
+        "suffix-too-large",
+        {"nvidia.com/gpumem": "3Gi"},
+        {},
+        True,
+        ["nvidia.com/gpumem value '3Gi' is too large (at most 2147483647)", "3Gi is 3221225472"],
+    ),
+    (
+        "huge-number",
+        {"nvidia.com/gpumem": "999999999999999999999"},
+        {},
+        True,
+        ["nvidia.com/gpumem value '999999999999999999999' is too large (at most 2147483647)"],
+    ),
+    (
+        "count-over-int32",
+        {"nvidia.com/gpu": "4294967296"},
+        {},
+        True,
+        ["nvidia.com/gpu value '4294967296' is too large (at most 2147483647)"],
+    ),
     (
         "negative",
         {"nvidia.com/gpucores": "-5"},
