@@ -69,6 +69,23 @@ class Pki:
         )
         return _write_pair(self.directory, name, cert, key)
 
+    def server(self, name: str, ips: tuple[str, ...] = ("127.0.0.1",), dns: tuple[str, ...] = ()) -> CertPair:
+        """A serving certificate for ``ips`` and ``dns`` (e.g. a webhook the API server calls on
+        loopback, trusted through ``caBundle`` = the CA), written as ``<name>.crt/.key``."""
+        ca_cert, ca_key = self._issuer
+        key = _new_key()
+        names: list[x509.GeneralName] = [x509.DNSName(host) for host in dns]
+        names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
+        cert = (
+            _builder(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]), ca_cert.subject, key)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(_leaf_usage(), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.SubjectAlternativeName(names), critical=False)
+            .sign(ca_key, hashes.SHA256())
+        )
+        return _write_pair(self.directory, name, cert, key)
+
 
 def create_pki(directory: Path) -> Pki:
     """Generate the CA, serving certificate and service-account keys into ``directory``."""

@@ -18,88 +18,34 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from kubernetes.client import CoreV1Api, V1Pod
 
-from dra_driver.devcluster.kubelet import FakeKubelet
 from dra_driver.kube import NotFound
 from dra_driver.realcluster.kubelet import PodKubelet
-from tests.examples.support import device_class
+from tests.realcluster.support import TIMEOUT_S, PluginNode, apply, plugin_node
 from tests.support.podman import PODMAN, SYSTEM_CDI_DIR, missing_prerequisite
-from tests.support.processes import HDRA, Process, plugin_dirs, wait_for
+from tests.support.processes import wait_for
 from tests.support.realcluster import RealScope
 
 pytestmark = [pytest.mark.realcluster, pytest.mark.timeout(600)]
 
 DRIVER = "mock.hdra.io"
-TIMEOUT_S = 60.0
-
-
-@dataclass
-class Node:
-    scope: RealScope
-    name: str
-    cdi_dir: Path
-    fake: FakeKubelet
-
-
-def _apply(scope: RealScope, obj: Mapping[str, Any]) -> None:
-    done = subprocess.run(
-        ["kubectl", "--kubeconfig", str(scope.cluster.kubeconfig), "apply", "-n", scope.namespace, "-f", "-"],
-        input=json.dumps(obj),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-
-
-def _node(scope: RealScope, tmp_path: Path, cdi_dir: Path) -> Iterator[Node]:
-    name = scope.node("plugin")
-    _apply(scope, device_class(DRIVER))
-    dirs = plugin_dirs(tmp_path)
-    dirs[dirs.index("--cdi-dir") + 1] = str(cdi_dir)
-    plugin = Process(
-        [
-            *HDRA,
-            "kubelet-plugin",
-            "--kubeconfig",
-            str(scope.cluster.kubeconfig),
-            "--node-name",
-            name,
-            "--backend",
-            "mock",
-            "--profile",
-            "a100x4",
-            "--mode",
-            "capacity",
-            *dirs,
-        ],
-        tmp_path / "plugin.log",
-    )
-    fake = FakeKubelet(tmp_path / "plugins_registry")
-    try:
-        with fake:
-            fake.wait_for_plugin(DRIVER, timeout=TIMEOUT_S)
-            yield Node(scope, name, cdi_dir, fake)
-    finally:
-        assert plugin.terminate() == 0, plugin.log.read_text()
 
 
 @pytest.fixture
-def node(real_scope: RealScope, tmp_path: Path) -> Iterator[Node]:
-    yield from _node(real_scope, tmp_path, tmp_path / "cdi")
+def node(real_scope: RealScope, tmp_path: Path) -> Iterator[PluginNode]:
+    with plugin_node(real_scope, tmp_path, tmp_path / "cdi", DRIVER) as started:
+        yield started
 
 
-def _workload(node: Node, suffix: str) -> str:
+def _workload(node: PluginNode, suffix: str) -> str:
     """A template claim (3000 MiB, 50 %) and a plain claim (whole card) for one pod on ``node``."""
     pod = f"worker-{suffix}"
     exactly = {"deviceClassName": DRIVER, "capacity": {"requests": {"memory": "3000Mi", "cores": "50"}}}
-    _apply(
+    apply(
         node.scope,
         {
             "apiVersion": "resource.k8s.io/v1",
@@ -108,7 +54,7 @@ def _workload(node: Node, suffix: str) -> str:
             "spec": {"spec": {"devices": {"requests": [{"name": "gpu", "exactly": exactly}]}}},
         },
     )
-    _apply(
+    apply(
         node.scope,
         {
             "apiVersion": "resource.k8s.io/v1",
@@ -117,7 +63,7 @@ def _workload(node: Node, suffix: str) -> str:
             "spec": {"devices": {"requests": [{"name": "gpu", "exactly": {"deviceClassName": DRIVER}}]}},
         },
     )
-    _apply(
+    apply(
         node.scope,
         {
             "apiVersion": "v1",
@@ -142,7 +88,7 @@ def _workload(node: Node, suffix: str) -> str:
     return pod
 
 
-def _uid(node: Node, pod: str) -> str:
+def _uid(node: PluginNode, pod: str) -> str:
     uid = node.scope.client.pods.get(node.scope.namespace, pod).metadata.uid  # type: ignore[union-attr]
     assert uid
     return uid
@@ -160,7 +106,7 @@ def _env_of_spec(cdi_dir: Path, claim_uid: str) -> dict[str, str]:
     return env
 
 
-def _delete_and_check_release(node: Node, pod: str, kubelet: PodKubelet, uid: str) -> None:
+def _delete_and_check_release(node: PluginNode, pod: str, kubelet: PodKubelet, uid: str) -> None:
     scope = node.scope
     CoreV1Api(scope.client.api_client).delete_namespaced_pod(pod, scope.namespace)  # graceful, as kubectl
     record = kubelet.wait(uid, lambda r: r.unprepared, TIMEOUT_S, "unprepared")
@@ -193,7 +139,7 @@ def _delete_and_check_release(node: Node, pod: str, kubelet: PodKubelet, uid: st
     )
 
 
-def test_pod_is_prepared_after_reservation_and_released_after_deletion(node: Node) -> None:
+def test_pod_is_prepared_after_reservation_and_released_after_deletion(node: PluginNode) -> None:
     with PodKubelet(node.scope.client, node.name, node.fake) as kubelet:
         pod = _workload(node, "a")
         uid = _uid(node, pod)
@@ -237,13 +183,15 @@ def test_podman_container_sees_the_limits_of_the_real_allocation(
             raise RuntimeError(f"podman exited {done.returncode}: {done.stderr.strip()}")
         seen.update(line.partition("=")[::2] for line in done.stdout.splitlines() if "=" in line)
 
-    for node in _node(real_scope, tmp_path, SYSTEM_CDI_DIR):
-        with PodKubelet(node.scope.client, node.name, node.fake, run=run) as kubelet:
-            pod = _workload(node, "podman")
-            uid = _uid(node, pod)
-            kubelet.wait(uid, lambda r: bool(r.prepared) or bool(r.error), TIMEOUT_S, "prepared")
-            record = kubelet.record(uid)
-            assert record is not None and not record.error, record
-            assert seen["CUDA_DEVICE_MEMORY_LIMIT_0"] == "3000m"
-            assert seen["CUDA_DEVICE_SM_LIMIT_0"] == "50"
-            _delete_and_check_release(node, pod, kubelet, uid)
+    with (
+        plugin_node(real_scope, tmp_path, SYSTEM_CDI_DIR, DRIVER) as node,
+        PodKubelet(node.scope.client, node.name, node.fake, run=run) as kubelet,
+    ):
+        pod = _workload(node, "podman")
+        uid = _uid(node, pod)
+        kubelet.wait(uid, lambda r: bool(r.prepared) or bool(r.error), TIMEOUT_S, "prepared")
+        record = kubelet.record(uid)
+        assert record is not None and not record.error, record
+        assert seen["CUDA_DEVICE_MEMORY_LIMIT_0"] == "3000m"
+        assert seen["CUDA_DEVICE_SM_LIMIT_0"] == "50"
+        _delete_and_check_release(node, pod, kubelet, uid)
