@@ -3,16 +3,21 @@
 The claim comes from a file (``--claim FILE``) or is named ``NS/NAME`` and looked up in the
 cluster (``--kubeconfig``) or in ``--claims`` files. Slices and classes come from files or the
 cluster; other allocated claims found there hold their devices. Without DeviceClasses the default
-class per hdra driver is assumed, and the output says so. Nothing is written anywhere.
+class per hdra driver is assumed, and the output says so. A claim reserved for several pods whose
+requests HAMi-core may enforce gets a note: one PID namespace at a time (DESIGN §5). Nothing is
+written anywhere.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from dra_driver.cli.common import CommandError
 from dra_driver.cli.sim_inputs import build_state, gather, read_files
+from dra_driver.rules.regions import ONE_NAMESPACE_FIX, intercepted_requests
 from dra_driver.sim import Policy, SimError, explain_claim, render_explanation
 from dra_driver.sim.placement import claim_key
 
@@ -69,5 +74,20 @@ def run(args: argparse.Namespace) -> int:
         explanation = explain_claim(claim, state, policy=args.policy)
     except SimError as exc:
         raise CommandError(str(exc)) from exc
+    explanation.notes.extend(_sharing_notes(claim))
     print(render_explanation(explanation, "json" if args.json else "text"), end="")
     return 0
+
+
+def _sharing_notes(claim: Mapping[str, Any]) -> list[str]:
+    """A note when several pods hold a claim whose limits HAMi-core may enforce (``rules.regions``)."""
+    status = claim.get("status") or {}
+    pods = [str(r.get("name")) for r in status.get("reservedFor") or [] if r.get("resource") == "pods"]
+    requests = intercepted_requests(claim.get("spec") or {})
+    if len(pods) < 2 or not requests:
+        return []
+    return [
+        f"reserved for {len(pods)} pods ({', '.join(pods)}) while requests {', '.join(requests)} may get "
+        "HAMi-core limits: only one of them runs at a time, the others' containers are refused by hdra's "
+        f"CDI hook until it ends; {ONE_NAMESPACE_FIX}"
+    ]

@@ -1,9 +1,10 @@
 """Domain rules, each defined once (DESIGN §3): what every other layer agrees on.
 
 Owns: the claim UID rule (``uids``), the capacity names, full cores and the whole-card rule
-(``capacity``), the priority values (``priority``) and the JSON input rule of the HTTP endpoints
-(``json_input``). It is the lowest layer: it imports nothing of
-``dra_driver`` and nothing outside the standard library, so every layer can use it. A rule that two
+(``capacity``), the priority values (``priority``), the JSON input rule of the HTTP endpoints
+(``json_input``) and who may use a claim HAMi-core enforces (``regions``: one PID namespace at a
+time). It is the lowest layer: it imports nothing of ``dra_driver`` and nothing outside the
+standard library, so every layer can use it. A rule that two
 modules need goes here, never into either of them.
 """
 

@@ -1,4 +1,5 @@
-"""The pod rule of DESIGN §5: no container may get interception limits from two claims of one driver.
+"""The pod rules of DESIGN §5: no container may get interception limits from two claims of one driver,
+and no claim HAMi-core may enforce is used by two containers at once in separate PID namespaces.
 
 Both claims' CDI specs would set ``CUDA_DEVICE_MEMORY_LIMIT_<i>`` / ``CUDA_DEVICE_SM_LIMIT_<i>``
 (and the shared cache path) for the same container, and the later one would silently win.
@@ -15,10 +16,16 @@ can only refuse what it can see. It must never write anything.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from dra_driver.parameters import HDRA_DRIVERS, is_hdra_driver
+from dra_driver.rules.regions import (
+    ONE_NAMESPACE_FIX,
+    concurrent_users,
+    intercepted_requests,
+    shares_pid_namespace,
+)
 
 
 class ClaimSpecs(Protocol):
@@ -56,10 +63,8 @@ def _source(entry: Mapping[str, Any]) -> tuple[str, str] | None:
     return None
 
 
-def claim_conflicts(pod: Mapping[str, Any], namespace: str, who: str, specs: ClaimSpecs) -> list[str]:
-    """One message per container that gets limits of one hdra driver from two different claims."""
-    spec = pod.get("spec") or {}
-    entries = {str(e.get("name")): e for e in spec.get("resourceClaims") or [] if isinstance(e, dict)}
+def _reader(specs: ClaimSpecs, namespace: str) -> Callable[[str, str], dict[str, Any] | None]:
+    """``specs`` with each claim or template read at most once."""
     cache: dict[tuple[str, str], dict[str, Any] | None] = {}
 
     def claim_spec(kind: str, name: str) -> dict[str, Any] | None:
@@ -67,6 +72,46 @@ def claim_conflicts(pod: Mapping[str, Any], namespace: str, who: str, specs: Cla
             read = specs.claim if kind == "ResourceClaim" else specs.template
             cache[kind, name] = read(namespace, name)
         return cache[kind, name]
+
+    return claim_spec
+
+
+def pid_namespace_conflicts(pod: Mapping[str, Any], namespace: str, who: str, specs: ClaimSpecs) -> list[str]:
+    """One message per claim that containers of the pod would use at the same time in separate PID
+    namespaces while HAMi-core may enforce its limits (``rules.regions``)."""
+    spec = pod.get("spec") or {}
+    if shares_pid_namespace(spec):
+        return []
+    entries = {str(e.get("name")): e for e in spec.get("resourceClaims") or [] if isinstance(e, dict)}
+    claim_spec = _reader(specs, namespace)
+    users: dict[tuple[str, str], tuple[str, dict[str, None]]] = {}  # claim -> (label, containers)
+    for entry_name, containers in concurrent_users(spec).items():
+        entry = entries.get(entry_name)
+        source = _source(entry) if entry is not None else None
+        claim = claim_spec(*source) if source is not None else None
+        if source is None or claim is None:
+            continue
+        kind, name = source
+        identity = (kind, name) if kind == "ResourceClaim" else ("entry", entry_name)
+        label = (
+            f"{kind} {name}" if kind == "ResourceClaim" else f'"{entry_name}" (ResourceClaimTemplate {name})'
+        )
+        for container, request in containers:
+            if intercepted_requests(claim, request):
+                users.setdefault(identity, (label, {}))[1][container] = None
+    return [
+        f"{who}: containers {' and '.join(f'{c!r}' for c in containers)} would use {label} at the same time "
+        f"in separate PID namespaces; {ONE_NAMESPACE_FIX}"
+        for label, containers in users.values()
+        if len(containers) > 1
+    ]
+
+
+def claim_conflicts(pod: Mapping[str, Any], namespace: str, who: str, specs: ClaimSpecs) -> list[str]:
+    """One message per container that gets limits of one hdra driver from two different claims."""
+    spec = pod.get("spec") or {}
+    entries = {str(e.get("name")): e for e in spec.get("resourceClaims") or [] if isinstance(e, dict)}
+    claim_spec = _reader(specs, namespace)
 
     problems: list[str] = []
     for section in ("initContainers", "containers"):

@@ -5,8 +5,8 @@ v1, v1beta2 and v1beta1; the config list has one shape in all three, and v1beta1
 are only read for their names) and DeviceClass, every opaque config whose driver is an hdra
 driver must decode (``decode_config``); the denial names the object, the requests each bad config
 applies to, and the field path from ``ParameterError``, for every bad config at once. For Pods it
-applies ``pod_claims.claim_conflicts``. DELETE and other kinds are allowed untouched.
-It must never change an object.
+applies ``pod_claims.claim_conflicts`` and ``pod_claims.pid_namespace_conflicts``. DELETE and
+other kinds are allowed untouched. It must never change an object.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dra_driver.parameters import ParameterError, decode_config, is_hdra_driver
 from dra_driver.webhook.cluster import claim_spec_of, template_spec_of
 from dra_driver.webhook.convert import describe_pod
 from dra_driver.webhook.errors import BAD_INPUT, FORBIDDEN, Denial
-from dra_driver.webhook.pod_claims import claim_conflicts
+from dra_driver.webhook.pod_claims import claim_conflicts, pid_namespace_conflicts
 from dra_driver.webhook.review import ALLOW, AdmissionRequest, Verdict, deny
 
 RESOURCE_GROUP: Final = "resource.k8s.io"
@@ -127,7 +127,9 @@ class Validator:
                 )
         if request.group == "" and request.kind == "Pod" and self._kube is not None:
             who = describe_pod(obj, request.namespace)
-            problems = claim_conflicts(obj, request.namespace, who, _ApiClaimSpecs(self._kube))
+            specs = _ApiClaimSpecs(self._kube)
+            problems = claim_conflicts(obj, request.namespace, who, specs)
+            problems += pid_namespace_conflicts(obj, request.namespace, who, specs)
             return deny("; ".join(problems), FORBIDDEN) if problems else ALLOW
         return ALLOW
 

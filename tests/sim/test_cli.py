@@ -148,6 +148,27 @@ def test_explain_claim_file(slices_file: Path, tmp_path: Path, capsys: pytest.Ca
     assert "assumed one class per hdra driver" in out
 
 
+def test_explain_notes_a_claim_held_by_several_pods_when_hami_core_may_enforce_it(
+    slices_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # DESIGN §5: HAMi-core enforces a claim's limits for one PID namespace at a time.
+    shared = allocated("shared", "node-a", "node-a/gpu-0", shares={"node-a/gpu-0": {"memory": "4Gi"}})
+    shared["spec"]["devices"]["requests"] = [exact("r", capacity={"memory": "4Gi"})]  # class mock.hdra.io
+    shared["status"]["reservedFor"] = [
+        {"resource": "pods", "name": name, "uid": f"uid-{name}"} for name in ("trainer-0", "trainer-1")
+    ]
+    single = allocated("single", "node-a", "node-a/gpu-1")
+    single["spec"]["devices"]["requests"] = [exact("r", capacity={"memory": "4Gi"})]
+    single["status"]["reservedFor"] = [{"resource": "pods", "name": "solo", "uid": "uid-solo"}]
+    claims = _write(tmp_path / "claims.yaml", [shared, single])
+    assert _run(["explain", "default/shared", "--slices", str(slices_file), "--claims", str(claims)]) == 0
+    out = capsys.readouterr().out
+    assert "note: reserved for 2 pods (trainer-0, trainer-1) while requests r may get HAMi-core limits" in out
+    assert "shareProcessNamespace: true" in out
+    assert _run(["explain", "default/single", "--slices", str(slices_file), "--claims", str(claims)]) == 0
+    assert "reserved for" not in capsys.readouterr().out
+
+
 def test_explain_by_name_json(slices_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     claims = _write(tmp_path / "claims.yaml", [claim("h100", exact("gpu", f'{MOCK}.productName == "H100"'))])
     assert (

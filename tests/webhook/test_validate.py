@@ -253,3 +253,85 @@ def test_two_claims_of_one_driver_in_a_container_are_denied(
 def test_pods_without_a_conflict_are_allowed(fast_kube: KubeClient, refs: list[list[dict[str, str]]]) -> None:
     response = _validate(AdmissionHandler(fast_kube), _pod(*refs, entries=ENTRIES), "Pod")
     assert response["allowed"] is True, response
+
+
+# ---- the PID namespace rule (rules.regions, DESIGN §5), against the dev cluster ---------------------
+
+
+@pytest.fixture
+def unenforced(fast_kube: KubeClient) -> None:
+    """A nvidia.hdra.io claim whose AcceleratorConfig turns interception off (enforcement: none)."""
+    devices = _devices([_opaque("nvidia.hdra.io", {**GOOD, "enforcement": "none"})])
+    body = _claim(devices, name="gpu-off")
+    ResourceV1Api(fast_kube.api_client).create_namespaced_resource_claim("default", body)  # type: ignore[arg-type]
+
+
+def _sharing_pod(
+    *users: tuple[str, str], init: tuple[str, str, str | None] | None = None, **spec: Any
+) -> dict[str, Any]:
+    """Containers ``(name, entry)``; ``init`` = (name, entry, restartPolicy) of one init container."""
+    pod = _pod(entries={**ENTRIES, "off": {"resourceClaimName": "gpu-off"}})
+    pod["spec"]["containers"] = [
+        {"name": name, "image": "busybox", "resources": {"claims": [{"name": entry}]}}
+        for name, entry in users
+    ]
+    if init is not None:
+        container = {"name": init[0], "image": "busybox", "resources": {"claims": [{"name": init[1]}]}}
+        if init[2] is not None:
+            container["restartPolicy"] = init[2]
+        pod["spec"]["initContainers"] = [container]
+    pod["spec"].update(spec)
+    return pod
+
+
+@pytest.mark.usefixtures("claims", "unenforced")
+@pytest.mark.parametrize(
+    ("pod", "culprit"),
+    [
+        (_sharing_pod(("c0", "a"), ("c1", "a")), "containers 'c0' and 'c1' would use ResourceClaim gpu-a"),
+        (
+            _sharing_pod(("c0", "a"), ("c1", "a-again")),
+            "containers 'c0' and 'c1' would use ResourceClaim gpu-a",
+        ),
+        (
+            _sharing_pod(("c0", "t1"), ("c1", "t1")),
+            "containers 'c0' and 'c1' would use \"t1\" (ResourceClaimTemplate gpu-template)",
+        ),
+        (
+            _sharing_pod(("c0", "a"), init=("sidecar", "a", "Always")),
+            "containers 'sidecar' and 'c0' would use ResourceClaim gpu-a",
+        ),
+    ],
+    ids=["one-entry", "two-entries-one-claim", "template-entry", "sidecar"],
+)
+def test_two_containers_on_one_intercepted_claim_are_denied(
+    fast_kube: KubeClient, pod: dict[str, Any], culprit: str
+) -> None:
+    response = _validate(AdmissionHandler(fast_kube), pod, "Pod")
+    assert response["allowed"] is False
+    assert response["status"]["code"] == 403
+    message = response["status"]["message"]
+    assert message.startswith("pod default/worker: ") and culprit in message
+    assert "in separate PID namespaces" in message and "shareProcessNamespace: true" in message
+
+
+@pytest.mark.usefixtures("claims", "unenforced")
+@pytest.mark.parametrize(
+    "pod",
+    [
+        _sharing_pod(("c0", "a"), ("c1", "a"), shareProcessNamespace=True),
+        _sharing_pod(("c0", "a"), ("c1", "a"), hostPID=True),
+        _sharing_pod(("c0", "a"), init=("setup", "a", None)),  # init containers run one after another
+        _sharing_pod(("c0", "b"), ("c1", "b")),  # whole.nvidia.hdra.io: no interception
+        _sharing_pod(("c0", "off"), ("c1", "off")),  # enforcement: none
+        _sharing_pod(("c0", "dcu"), ("c1", "dcu")),  # hygon: no HAMi-core region
+        _sharing_pod(("c0", "t1"), ("c1", "t2")),  # a claim each
+    ],
+    ids=["shared-pid-namespace", "host-pid", "init-then-main", "whole-card-class", "enforcement-none",
+         "other-vendor", "claim-each"],
+)  # fmt: skip
+def test_claims_shared_where_the_limit_still_holds_are_allowed(
+    fast_kube: KubeClient, pod: dict[str, Any]
+) -> None:
+    response = _validate(AdmissionHandler(fast_kube), pod, "Pod")
+    assert response["allowed"] is True, response
