@@ -55,5 +55,6 @@ def run(args: argparse.Namespace) -> int:
     if args.output == "yaml":
         print(yaml.safe_dump_all(objects, sort_keys=False), end="")
     else:
-        print(json.dumps(objects, indent=2))
+        # a v1 List, which `kubectl apply -f -` and `kubectl create -f -` accept (a bare array they refuse)
+        print(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}, indent=2))
     return 0

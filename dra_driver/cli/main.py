@@ -1,13 +1,15 @@
 """Entry point of the ``hdra`` console script: builds the parser and dispatches to a sub-command.
 
 Contract: a sub-command returns an exit code; ``CommandError`` (and the backend's unavailability)
-is printed as one ``hdra: <message>`` line on stderr with exit code 1; usage errors exit 2.
+is printed as one ``hdra: <message>`` line on stderr with exit code 1; usage errors exit 2; a reader
+that closes stdout early ends the command quietly with 141.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -62,7 +64,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _closed_stdout()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return _closed_stdout()
     return code
+
+
+def _closed_stdout() -> int:
+    """The reader of stdout went away (``hdra simulate ... | head``): stop quietly, as a pipe
+    should, and point stdout at /dev/null so the interpreter's final flush cannot fail either."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 141  # 128 + SIGPIPE, what a shell reports for a command killed by the broken pipe
 
 
 if __name__ == "__main__":

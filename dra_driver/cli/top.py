@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,7 +111,7 @@ def render(state: ClusterAllocation, used: Used | None = None) -> str:
         rows.append(
             (
                 card.node or "-",
-                card.uuid,
+                card.name or card.uuid,
                 f"{usage.memory_bytes // MIB}/{card.memory_bytes // MIB}",
                 _percent(usage.memory_bytes, card.memory_bytes),
                 mib(used.cards.get(card.uuid)),
@@ -156,6 +157,12 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     stream = out if out is not None else sys.stdout
     if args.interval <= 0:
         raise CommandError(f"--interval {args.interval} must be positive")
+    for url in args.metrics_url or ():
+        parsed = urllib.parse.urlsplit(url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise CommandError(
+                f"--metrics-url {url}: only http:// and https:// URLs of a node plugin are read"
+            )
     client = open_client(args.kubeconfig)
     try:
         if args.once:

@@ -70,6 +70,8 @@ class CardCapacity:
     node: str | None
     memory_bytes: int
     cores: int
+    name: str = ""
+    """The card's device name (``gpu-3``), as demo and simulate show it; empty when unknown."""
 
 
 @dataclass(frozen=True)
@@ -229,8 +231,22 @@ def _cards(devices: Iterable[PublishedDevice]) -> dict[str, CardCapacity]:
             node=first.node,
             memory_bytes=card.memory if card is not None else sum(p.memory for p in parts),
             cores=card.cores if card is not None else sum(p.cores for p in parts),
+            name=card.name if card is not None else _card_name([p.name for p in parts]),
         )
     return cards
+
+
+def _card_name(pieces: list[str]) -> str:
+    """The card's name from its pieces' names (``gpu-0-r0``, ``gpu-0-r1`` → ``gpu-0``): pieces are
+    named ``<card>-<suffix>`` (``slices.attributes.derived_name``), so the card is what they share
+    up to the last hyphen."""
+    shared = pieces[0] if pieces else ""
+    for piece in pieces[1:]:
+        length = 0
+        while length < min(len(shared), len(piece)) and shared[length] == piece[length]:
+            length += 1
+        shared = shared[:length]
+    return shared.rsplit("-", 1)[0] if "-" in shared else shared
 
 
 def allocation_results(

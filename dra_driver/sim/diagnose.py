@@ -123,7 +123,12 @@ def summarize(
                 if usable >= needed:
                     continue
                 common = Counter(v.message for v in verdicts if v is not None).most_common(3)
-                why = "; ".join(f"{n}x {message}" for message, n in common) or "no devices on this node"
+                if common:
+                    why = "; ".join(f"{n}x {message}" for message, n in common)
+                elif devices:  # issue 18 item 19: "4 of 4 usable ... (no devices on this node)"
+                    why = f"the node has only {usable}"
+                else:
+                    why = "no devices on this node"
                 where = f"claim {claim.key} request {alternative.result_name}"
                 per_alternative.append(
                     f"{where}: {usable} of {len(devices)} device(s) usable, {needed} needed ({why})"

@@ -7,7 +7,9 @@ the test, which is exactly the traceback a user would have seen.
 
 from __future__ import annotations
 
+import os
 import socket
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -138,3 +140,49 @@ def test_webhook_refuses_a_non_positive_template_grace(
     cert = _write(tmp_path / "cert.pem", b"")
     argv = ["webhook", "--tls-cert", str(cert), "--tls-key", str(cert), "--template-grace-seconds", "0"]
     assert _one_line_error(argv, capsys) == "hdra: --template-grace-seconds: 0 must be positive"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["discover", "--profile", "h200x8", "-o", "yaml"],
+        ["simulate", "--slices", "SLICES", "--claims", "CLAIMS"],
+    ],
+)
+def test_a_closed_stdout_ends_the_command_quietly(
+    argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 18 item 19: ``hdra simulate ... | head`` printed a BrokenPipeError traceback."""
+    slices = tmp_path / "slices.yaml"
+    slices.write_text(yaml.safe_dump_all(mock_slices("n1", "a100x4")))
+    claims = tmp_path / "claims.yaml"
+    claims.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "resource.k8s.io/v1",
+                "kind": "ResourceClaim",
+                "metadata": {"name": "c", "namespace": "default"},
+                "spec": {
+                    "devices": {"requests": [{"name": "gpu", "exactly": {"deviceClassName": "mock.hdra.io"}}]}
+                },
+            }
+        )
+    )
+    argv = [str(slices) if a == "SLICES" else str(claims) if a == "CLAIMS" else a for a in argv]
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first byte
+    with os.fdopen(write_end, "w") as closed:
+        monkeypatch.setattr(sys, "stdout", closed)
+        assert main(argv) == 141
+    assert "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://x/metrics", "http:///metrics", "/etc/passwd"])
+def test_top_reads_only_http_metrics_urls(
+    url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 18 item 19: ``--metrics-url file:///etc/passwd`` printed the file."""
+    argv = ["top", "--kubeconfig", str(tmp_path / "absent"), "--once", "--metrics-url", url]
+    assert _one_line_error(argv, capsys) == (
+        f"hdra: --metrics-url {url}: only http:// and https:// URLs of a node plugin are read"
+    )

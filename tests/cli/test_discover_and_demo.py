@@ -45,7 +45,9 @@ def test_discover_prints_slices_that_pass_strict_validation(
         ]
     )
     assert code == 0
-    objects = json.loads(capsys.readouterr().out)
+    listed = json.loads(capsys.readouterr().out)
+    assert (listed["apiVersion"], listed["kind"]) == ("v1", "List")  # what kubectl apply -f - accepts
+    objects = listed["items"]
     assert objects and all(o["kind"] == "ResourceSlice" for o in objects)
     for obj in objects:
         kubernetes_validate.validate(obj, f"{version}.0", strict=True)
@@ -65,7 +67,9 @@ def test_discover_yaml_output_round_trips(capsys: pytest.CaptureFixture[str]) ->
 
 def test_discover_auto_on_134_uses_what_134_enables(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["discover", "--profile", "a100x4", "--node-name", "n", "--kube-version", "1.34"]) == 0
-    objects = json.loads(capsys.readouterr().out)
+    listed = json.loads(capsys.readouterr().out)
+    assert (listed["apiVersion"], listed["kind"]) == ("v1", "List")  # what kubectl apply -f - accepts
+    objects = listed["items"]
     names = [d["name"] for o in objects for d in o["spec"].get("devices", [])]
     assert names[:2] == ["gpu-0-r0", "gpu-0-r1"]  # replicas: the consumable-capacity gates are alpha in 1.34
 

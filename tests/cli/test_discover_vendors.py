@@ -30,7 +30,9 @@ def test_discover_with_a_vendor_tool_prints_valid_slices(
         mode,
     ]
     assert main(argv) == 0
-    objects = json.loads(capsys.readouterr().out)
+    listed = json.loads(capsys.readouterr().out)
+    assert (listed["apiVersion"], listed["kind"]) == ("v1", "List")  # what kubectl apply -f - accepts
+    objects = listed["items"]
     assert objects
     for obj in objects:
         kubernetes_validate.validate(obj, "1.36.0", strict=True)

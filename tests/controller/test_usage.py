@@ -158,3 +158,11 @@ def test_over_allocation_is_clamped() -> None:
     empty = CardCapacity(uuid="e", driver=DRIVER, pool="p", node=None, memory_bytes=0, cores=0)
     assert CardUsage(card=empty, memory_bytes=5).score == 0.0
     assert node_usage([CardUsage(card=empty)]) == {}
+
+
+@pytest.mark.parametrize("mode", list(SharingMode)[:4])
+def test_every_card_is_named_as_its_node_publishes_it(mode: SharingMode) -> None:
+    """Issue 18 item 19: ``hdra top`` named cards by UUID; a card made only of replicas has no device
+    of its own, so its name comes from its pieces (``gpu-2-r0`` … → ``gpu-2``)."""
+    index = SliceIndex.from_slices(slices(mode))
+    assert {card.uuid: card.name for card in index.cards.values()} == {c.uuid: c.name for c in cards()}

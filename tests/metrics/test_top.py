@@ -30,14 +30,15 @@ def test_once_prints_cards_and_their_claims(node: Node, kubeconfig: Path) -> Non
     text = out.getvalue()
     assert top.CLEAR not in text
     lines = text.splitlines()
-    card_line = next(line for line in lines if card.uuid in line)
+    # issue 18 item 19: cards are named as demo and simulate name them (gpu-0), not by UUID
+    card_line = next(line for line in lines if f" {card.name} " in line)
     total_mib = card.memory_bytes // (1024 * 1024)
     assert f"20480/{total_mib}" in card_line and "25/100" in card_line
     claim_line = lines[lines.index(card_line) + 1]
     assert "default/trainer" in claim_line and "20480" in claim_line
     for other in node.devices[1:]:
         assert any(
-            other.uuid in line and f"0/{other.memory_bytes // (1024 * 1024)}" in line for line in lines
+            f" {other.name} " in line and f"0/{other.memory_bytes // (1024 * 1024)}" in line for line in lines
         )
 
 
@@ -92,7 +93,8 @@ def test_used_memory_comes_from_the_plugins_metrics(node: Node, kubeconfig: Path
         server.shutdown()
         server.server_close()
     lines = out.getvalue().splitlines()
-    card_line = next(line for line in lines if card.uuid in line)
+    # issue 18 item 19: cards are named as demo and simulate name them (gpu-0), not by UUID
+    card_line = next(line for line in lines if f" {card.name} " in line)
     assert " 3072 " in f" {card_line} "
     claim_line = lines[lines.index(card_line) + 1]
     assert "default/trainer" in claim_line and " 3072 " in f" {claim_line} "
