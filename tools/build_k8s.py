@@ -1,12 +1,14 @@
-"""Build (or find in the cache) ``hdra-k8s``, the real control plane the realcluster tests run.
+"""Build (or find in the cache) ``hdra-k8s``, the real control plane the realcluster tests run,
+or another command of ``tools/k8s`` (``--command peer-driver``, the prepare benchmark's Go peer).
 
 Usage::
 
     python tools/build_k8s.py            # build unless cached; print the binary's path
     python tools/build_k8s.py --key      # print only the cache key of the current sources
+    python tools/build_k8s.py --command peer-driver
 
-The binary lives outside the work tree, at ``$HDRA_CACHE_DIR/k8s/<key>/hdra-k8s`` (default
-``~/.cache/hdra``), keyed by sha256 over ``tools/k8s``'s go.mod, go.sum and ``cmd/hdra-k8s``: a
+The binary lives outside the work tree, at ``$HDRA_CACHE_DIR/k8s/<key>/<command>`` (default
+``~/.cache/hdra``), keyed by sha256 over ``tools/k8s``'s go.mod, go.sum and ``cmd/<command>``: a
 second run with the same sources is a no-op. A failed build leaves its output in
 ``<key>/build-error.log``, which the realcluster tests quote when they fail. Exit 1 with a one-line
 ``build_k8s: <cause>`` on failure. The rules (flags, key, cache) are ``dra_driver.realcluster.binary``'s.
@@ -22,14 +24,19 @@ from dra_driver.realcluster.errors import RealClusterError
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="build the hdra-k8s control-plane binary into the cache")
+    parser = argparse.ArgumentParser(
+        description="build a tools/k8s command (default hdra-k8s) into the cache"
+    )
     parser.add_argument("--key", action="store_true", help="print the cache key and exit")
+    parser.add_argument(
+        "--command", default=binary.BINARY_NAME, choices=(binary.BINARY_NAME, binary.PEER_DRIVER)
+    )
     args = parser.parse_args(argv)
     try:
         if args.key:
-            print(binary.source_key(binary.default_module_dir()))
+            print(binary.source_key(binary.default_module_dir(), args.command))
             return 0
-        result = binary.build()
+        result = binary.build(command=args.command)
     except RealClusterError as exc:
         print(f"build_k8s: {exc}", file=sys.stderr)
         return 1

@@ -1,12 +1,14 @@
-"""The ``hdra-k8s`` control-plane binary: where it is cached, how it is built, how it is found.
+"""The Go programs of ``tools/k8s`` (the ``hdra-k8s`` control plane, the benchmark's
+``peer-driver``): where they are cached, how they are built, how they are found.
 
-Owns: the cache key (sha256 over ``tools/k8s``'s go.mod, go.sum and the sources of
-``cmd/hdra-k8s``), the cache layout (``$HDRA_CACHE_DIR`` or ``~/.cache/hdra``, then
-``k8s/<key>/hdra-k8s``), the one ``go build`` command line (CGO off, ``-trimpath``, the version
+Owns: the cache key of a command (sha256 over ``tools/k8s``'s go.mod, go.sum and the sources of
+``cmd/<command>``), the cache layout (``$HDRA_CACHE_DIR`` or ``~/.cache/hdra``, then
+``k8s/<key>/<command>``), the one ``go build`` command line (CGO off, ``-trimpath``, the version
 ``-X`` flags, ``-mod=readonly`` so a go.mod that needs tidying fails instead of being rewritten),
 and the error a caller gets when the binary is missing: it names the cause of the last failed
 build (kept in ``k8s/<key>/build-error.log``) or how to build it. ``$HDRA_K8S_BINARY`` names a
-prebuilt binary and overrides the cache. It must never start the binary; ``cluster`` does.
+prebuilt ``hdra-k8s`` and overrides the cache. It must never start a binary; ``cluster`` and the
+benchmarks do. Every function takes ``command`` (default ``hdra-k8s``).
 
 A second build with the same key is a no-op: the binary is written to a temporary name and
 renamed into place only when ``go build`` succeeded, so a present binary is always complete.
@@ -27,7 +29,7 @@ from dra_driver.realcluster.errors import RealClusterError
 # The Kubernetes release the module pins (tools/k8s/go.mod); /version reports it via -X flags.
 KUBERNETES_VERSION = "v1.36.3"
 BINARY_NAME = "hdra-k8s"
-PACKAGE = "./cmd/hdra-k8s"
+PEER_DRIVER = "peer-driver"
 BINARY_ENV = "HDRA_K8S_BINARY"
 CACHE_ENV = "HDRA_CACHE_DIR"
 ERROR_LOG = "build-error.log"
@@ -43,16 +45,20 @@ def cache_root() -> Path:
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "hdra") / "k8s"
 
 
-def key_files(module_dir: Path) -> list[Path]:
-    """The files whose bytes decide the binary: go.mod, go.sum and cmd/hdra-k8s/** (sorted)."""
-    sources = sorted(p for p in (module_dir / PACKAGE).rglob("*") if p.is_file())
+def package(command: str) -> str:
+    return f"./cmd/{command}"
+
+
+def key_files(module_dir: Path, command: str = BINARY_NAME) -> list[Path]:
+    """The files whose bytes decide the binary: go.mod, go.sum and cmd/<command>/** (sorted)."""
+    sources = sorted(p for p in (module_dir / package(command)).rglob("*") if p.is_file())
     return [module_dir / "go.mod", module_dir / "go.sum", *sources]
 
 
-def source_key(module_dir: Path) -> str:
+def source_key(module_dir: Path, command: str = BINARY_NAME) -> str:
     """sha256 over the relative path and content of every ``key_files`` entry."""
     digest = hashlib.sha256()
-    for path in key_files(module_dir):
+    for path in key_files(module_dir, command):
         if not path.is_file():
             raise RealClusterError(f"Go module {module_dir} has no {path.name}: not an hdra checkout")
         digest.update(str(path.relative_to(module_dir)).encode() + b"\0")
@@ -67,8 +73,8 @@ class BuildResult:
     seconds: float
 
 
-def cached_binary(module_dir: Path) -> Path:
-    return cache_root() / source_key(module_dir) / BINARY_NAME
+def cached_binary(module_dir: Path, command: str = BINARY_NAME) -> Path:
+    return cache_root() / source_key(module_dir, command) / command
 
 
 def version_ldflags(version: str = KUBERNETES_VERSION) -> str:
@@ -80,21 +86,21 @@ def version_ldflags(version: str = KUBERNETES_VERSION) -> str:
     )
 
 
-def build(module_dir: Path | None = None) -> BuildResult:
+def build(module_dir: Path | None = None, command: str = BINARY_NAME) -> BuildResult:
     """Build the binary into the cache unless it is there; RealClusterError names a failure's cause."""
     module_dir = module_dir or default_module_dir()
-    target = cached_binary(module_dir)
+    target = cached_binary(module_dir, command)
     if target.is_file():
         return BuildResult(target, built=False, seconds=0.0)
     go = shutil.which("go")
     error_log = target.parent / ERROR_LOG
     target.parent.mkdir(parents=True, exist_ok=True)
     if go is None:
-        message = "the Go toolchain (go) is not on PATH; hdra-k8s is built from tools/k8s with Go >= 1.26"
+        message = f"the Go toolchain (go) is not on PATH; {command} is built from tools/k8s with Go >= 1.26"
         error_log.write_text(message + "\n")
         raise RealClusterError(message)
-    partial = target.with_name(f".{BINARY_NAME}.{os.getpid()}.partial")
-    command = [
+    partial = target.with_name(f".{command}.{os.getpid()}.partial")
+    argv = [
         go,
         "build",
         "-mod=readonly",
@@ -103,44 +109,49 @@ def build(module_dir: Path | None = None) -> BuildResult:
         version_ldflags(),
         "-o",
         str(partial),
-        PACKAGE,
+        package(command),
     ]
     started = time.monotonic()
     env = {**os.environ, "CGO_ENABLED": "0"}
-    done = subprocess.run(command, cwd=module_dir, env=env, capture_output=True, text=True, check=False)
+    done = subprocess.run(argv, cwd=module_dir, env=env, capture_output=True, text=True, check=False)
     seconds = time.monotonic() - started
     if done.returncode != 0:
         partial.unlink(missing_ok=True)
         output = (done.stdout + done.stderr).strip()
-        error_log.write_text(f"$ {' '.join(command)}  (in {module_dir})\n{output}\n")
+        error_log.write_text(f"$ {' '.join(argv)}  (in {module_dir})\n{output}\n")
         raise RealClusterError(
-            f"go build of {BINARY_NAME} failed (exit {done.returncode}, log {error_log}): {_tail(output)}"
+            f"go build of {command} failed (exit {done.returncode}, log {error_log}): {_tail(output)}"
         )
     partial.rename(target)
     error_log.unlink(missing_ok=True)
     return BuildResult(target, built=True, seconds=seconds)
 
 
-def locate(module_dir: Path | None = None) -> Path:
-    """The binary to run: ``$HDRA_K8S_BINARY``, else the cached build of this checkout's sources."""
-    override = os.environ.get(BINARY_ENV)
+def locate(module_dir: Path | None = None, command: str = BINARY_NAME) -> Path:
+    """The binary to run: ``$HDRA_K8S_BINARY`` (hdra-k8s only), else the cached build of this
+    checkout's sources."""
+    override = os.environ.get(BINARY_ENV) if command == BINARY_NAME else None
     if override:
         path = Path(override)
         if not (path.is_file() and os.access(path, os.X_OK)):
             raise RealClusterError(f"${BINARY_ENV}={override} is not an executable file")
         return path
     module_dir = module_dir or default_module_dir()
-    target = cached_binary(module_dir)
+    target = cached_binary(module_dir, command)
     if target.is_file():
         return target
     error_log = target.parent / ERROR_LOG
     if error_log.is_file():
         raise RealClusterError(
-            f"{BINARY_NAME} is not built: the last build failed (log {error_log}): "
-            f"{_tail(error_log.read_text())}"
+            f"{command} is not built: the last build failed (log {error_log}): {_tail(error_log.read_text())}"
+        )
+    if command != BINARY_NAME:
+        raise RealClusterError(
+            f"{command} for these sources (key {target.parent.name}) is not built: "
+            f"run `python tools/build_k8s.py --command {command}`"
         )
     raise RealClusterError(
-        f"{BINARY_NAME} for these sources (key {target.parent.name}) is not built: run `make k8s` "
+        f"{command} for these sources (key {target.parent.name}) is not built: run `make k8s` "
         f"(a cold build takes about half an hour on 2 cores) or set ${BINARY_ENV}"
     )
 

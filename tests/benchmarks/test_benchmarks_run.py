@@ -30,4 +30,6 @@ def test_prepare_benchmark_runs() -> None:
     module = load("prepare")
     result = module.run(cycles=3, rounds=3, progress=False)
     assert result["rss_start_mib"] > 0
-    assert "NodePrepareResources, 50 claims" in module.table(result)
+    assert set(result["peer_ratio"]) >= {"hdra_vs_peer_prepare1_p50", "hdra_tmpfs_vs_peer_prepare50_p99"}
+    assert result["storage"]["tmpfs_filesystem"] == "tmpfs"
+    assert "peer         50 claims" in module.table(result)

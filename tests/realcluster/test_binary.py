@@ -91,3 +91,19 @@ def test_version_flags_stamp_the_release() -> None:
     assert "-X k8s.io/component-base/version.gitVersion=v1.36.3" in flags
     assert "version.gitMajor=1 " in flags
     assert "version.gitMinor=36" in flags
+
+
+def test_each_command_has_its_own_key_and_cache_entry(module: Path) -> None:
+    peer = binary.key_files(MODULE, binary.PEER_DRIVER)
+    assert [str(p.relative_to(MODULE)) for p in peer][:3] == ["go.mod", "go.sum", "cmd/peer-driver/main.go"]
+    copy = module / "cmd" / binary.PEER_DRIVER / "main.go"
+    copy.parent.mkdir(parents=True)
+    shutil.copyfile(MODULE / "cmd" / binary.PEER_DRIVER / "main.go", copy)
+    peer_target = binary.cached_binary(module, binary.PEER_DRIVER)
+    assert peer_target.name == binary.PEER_DRIVER
+    assert peer_target.parent != binary.cached_binary(module).parent
+    with pytest.raises(
+        RealClusterError,
+        match=r"peer-driver for these .* not built: run `python tools/build_k8s.py --command peer-driver`",
+    ):
+        binary.locate(module, binary.PEER_DRIVER)
