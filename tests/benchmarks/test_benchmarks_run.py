@@ -21,8 +21,9 @@ def load(name: str) -> ModuleType:
 
 def test_publish_benchmark_runs_and_resync_writes_nothing() -> None:
     result = load("publish").run(nodes=3, repeat=1, creates=10, progress=False)
-    assert result["publish_writes"] == 3
-    assert result["resync_writes"] == 0
+    assert result["dev"]["publish_writes"] == 3
+    assert result["dev"]["samples"][0]["creates"] == 10  # one slice per node in capacity mode
+    assert result["dev"]["resync_writes"] == 0
     assert "ratio" in load("publish").table(result)
 
 

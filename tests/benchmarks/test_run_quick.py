@@ -74,7 +74,7 @@ def test_the_executable_runs_two_quick_benchmarks(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     document = json.loads(out.read_text())
     assert set(document["benchmarks"]) == {"allocator", "publish"}
-    assert any(r["metric"] == "publish_vs_raw_ratio" and r["ratio"] > 0 for r in document["rows"])
+    assert any(r["metric"] == "dev.publish_vs_raw_ratio" and r["ratio"] > 0 for r in document["rows"])
     assert "benchmark" in done.stdout.splitlines()[0]
 
 
