@@ -17,6 +17,7 @@ service-account token controller runs to give its controllers their own accounts
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import shutil
@@ -43,7 +44,9 @@ from dra_driver.realcluster.processes import ManagedProcess, free_port
 
 log = logging.getLogger("hdra.realcluster")
 
-START_TIMEOUT_S = 180.0  # a cold API server on a busy 2-core machine needs a minute or more
+START_TIMEOUT_S = 180.0
+PORT_ATTEMPTS = 3
+_PORT_TAKEN = "address already in use"  # a cold API server on a busy 2-core machine needs a minute or more
 _POLL_S = 0.2
 ADMIN_USER = "hdra-admin"
 NODE_CAPACITY = {"cpu": "64", "memory": "512Gi", "pods": "110"}
@@ -110,15 +113,24 @@ class RealCluster:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self._pki = pki = create_pki(self.work_dir / "pki")
         gates = self.feature_gates
-        etcd = self._launch(program, "etcd", components.etcd_args(self.work_dir / "etcd", self.ports))
-        self._wait("etcd", etcd, lambda: _http_ok(f"http://127.0.0.1:{self.ports.etcd_client}/health"))
-        args = components.apiserver_args(pki, self.ports, self.work_dir / "apiserver-certs", gates)
-        apiserver = self._launch(program, "kube-apiserver", args)
+        self._bring_up(
+            program,
+            "etcd",
+            self._fresh_etcd_args,
+            lambda: _http_ok(f"http://127.0.0.1:{self.ports.etcd_client}/health"),
+            ("etcd_client", "etcd_peer"),
+        )
         admin = pki.client("admin", ADMIN_USER, ("system:masters",))
-        write_kubeconfig(self.kubeconfig, self.url, pki.ca.cert, admin, ADMIN_USER)
         context = _tls_context(pki.ca.cert, admin.cert, admin.key)
-        self._wait("kube-apiserver", apiserver, lambda: _http_ok(f"{self.url}/readyz", context))
-        self._wait("kube-apiserver", apiserver, self._has_default_namespace)
+        self._bring_up(
+            program,
+            "kube-apiserver",
+            lambda: components.apiserver_args(pki, self.ports, self.work_dir / "apiserver-certs", gates),
+            lambda: _http_ok(f"{self.url}/readyz", context),
+            ("apiserver",),
+        )
+        write_kubeconfig(self.kubeconfig, self.url, pki.ca.cert, admin, ADMIN_USER)
+        self._wait("kube-apiserver", self.processes["kube-apiserver"], self._has_default_namespace)
 
         manager_config = self.component_kubeconfig(
             "kube-controller-manager", "system:kube-controller-manager", ("system:masters",)
@@ -128,28 +140,24 @@ class RealCluster:
         scheduler_config.write_text(
             yaml.safe_dump(components.scheduler_config(scheduler_kubeconfig, self.extender_port))
         )
-        manager = self._launch(
+        insecure = _tls_context(None, None, None)
+        self._bring_up(
             program,
             "kube-controller-manager",
-            components.controller_manager_args(
+            lambda: components.controller_manager_args(
                 manager_config, self.ports, self.work_dir / "kcm-certs", gates
             ),
+            lambda: _http_ok(f"https://127.0.0.1:{self.ports.controller_manager}/healthz", insecure),
+            ("controller_manager",),
         )
-        scheduler = self._launch(
+        self._bring_up(
             program,
             "kube-scheduler",
-            components.scheduler_args(scheduler_config, self.ports, self.work_dir / "scheduler-certs", gates),
-        )
-        insecure = _tls_context(None, None, None)
-        self._wait(
-            "kube-controller-manager",
-            manager,
-            lambda: _http_ok(f"https://127.0.0.1:{self.ports.controller_manager}/healthz", insecure),
-        )
-        self._wait(
-            "kube-scheduler",
-            scheduler,
+            lambda: components.scheduler_args(
+                scheduler_config, self.ports, self.work_dir / "scheduler-certs", gates
+            ),
             lambda: _http_ok(f"https://127.0.0.1:{self.ports.scheduler}/readyz", insecure),
+            ("scheduler",),
         )
         for name in self._initial_nodes:
             self.create_node(name)
@@ -189,6 +197,10 @@ class RealCluster:
         pair = self.pki.client(name, user, groups)
         return write_kubeconfig(self.work_dir / f"{name}.kubeconfig", self.url, self.pki.ca.cert, pair, user)
 
+    def token_kubeconfig(self, name: str, token: str) -> Path:
+        """A kubeconfig that authenticates with a bearer ``token`` (e.g. a TokenRequest's)."""
+        return write_kubeconfig(self.work_dir / f"{name}.kubeconfig", self.url, self.pki.ca.cert, token, name)
+
     def write_kubeconfig(self, path: Path) -> Path:
         """A copy of the admin kubeconfig at ``path`` (mode 0600)."""
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -219,6 +231,39 @@ class RealCluster:
         return {name: process.log for name, process in self.processes.items()}
 
     # --- internals --------------------------------------------------------------------------------
+
+    def _fresh_etcd_args(self) -> list[str]:
+        """etcd's command line over an empty data dir (a retried start must not find a half-made one)."""
+        shutil.rmtree(self.work_dir / "etcd", ignore_errors=True)
+        return components.etcd_args(self.work_dir / "etcd", self.ports)
+
+    def _bring_up(
+        self,
+        program: str,
+        name: str,
+        args: Callable[[], list[str]],
+        ready: Callable[[], bool],
+        ports: tuple[str, ...],
+    ) -> None:
+        """Start ``name`` and wait until ``ready``. ``free_port`` can only say what is free *now*:
+        when another process took one of the component's ``ports`` before it bound them (it exits
+        with "address already in use"), those ports are chosen anew, at most PORT_ATTEMPTS times."""
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            process = self._launch(program, name, args())
+            try:
+                self._wait(name, process, ready)
+            except RealClusterError:
+                taken = process.exit_code() is not None and _PORT_TAKEN in process.log.read_text(
+                    errors="replace"
+                )
+                if not taken or attempt == PORT_ATTEMPTS:
+                    raise
+                process.stop()
+                process.log.rename(process.log.with_name(f"{process.log.name}.{attempt}"))
+                self.ports = dataclasses.replace(self.ports, **{field: free_port() for field in ports})
+                log.info("%s: a port was taken before it bound; retrying with %s", name, self.ports)
+                continue
+            return
 
     def _launch(self, program: str, name: str, args: list[str]) -> ManagedProcess:
         process = ManagedProcess(name, [program, *args], self.work_dir / f"{name}.log")

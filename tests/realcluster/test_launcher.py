@@ -4,6 +4,7 @@ Nodes, and a start that fails leaving nothing behind."""
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -67,4 +68,21 @@ def test_a_component_that_cannot_start_fails_with_its_log_and_leaves_nothing(tmp
     assert message.startswith("kube-apiserver exited with status 1 during start-up"), message
     assert "NoSuchGate" in message
     assert "\n" not in message
+    assert_fully_stopped(cluster)
+
+
+def test_a_port_taken_before_a_component_binds_it_is_chosen_anew(tmp_path: Path) -> None:
+    cluster = RealCluster(work_dir=tmp_path)
+    taken = cluster.ports.scheduler
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as squatter:
+        squatter.bind(("127.0.0.1", taken))
+        squatter.listen()
+        try:
+            cluster.start()
+            assert cluster.ports.scheduler != taken
+            assert (tmp_path / "kube-scheduler.log.1").is_file()
+            assert "address already in use" in (tmp_path / "kube-scheduler.log.1").read_text()
+            assert cluster.processes["kube-scheduler"].exit_code() is None
+        finally:
+            cluster.stop()
     assert_fully_stopped(cluster)

