@@ -31,11 +31,13 @@ Not modelled (a real cluster differs here):
   Table output (always JSON);
 * pagination: ``limit``/``continue`` are ignored and every list is one complete page (as the watch
   cache does for resourceVersion=0); lists at an exact past resourceVersion;
-* aggregated discovery (the legacy discovery documents are served) and OpenAPI (``/openapi/v2``
-  and ``/openapi/v3`` are 404, so ``kubectl apply`` needs ``--validate=false``);
-* defaulting (e.g. ``allocationMode: ExactCount``, ``count: 1``, pod defaults), CEL compilation of
-  selectors, attribute-name, taint and toleration validation, counter references, claim status
-  transition rules, ResourceSlice devices/sharedCounters exclusivity, pod spec immutability;
+* aggregated discovery (the legacy discovery documents are served) and ``/openapi/v2``
+  (``/openapi/v3`` is served, ``openapi.py``: kubectl validates through the server with it);
+* defaulting (e.g. ``allocationMode: ExactCount``, ``count: 1``, pod defaults), CEL type checking
+  of selectors (parsing is checked, ``requests.py``), attribute-name, taint and toleration
+  validation, counter references, claim status transition rules, ResourceSlice devices/sharedCounters
+  exclusivity, pod spec immutability;
+* ``apps/v1`` and other workload kinds (Deployments are not served);
 * controllers: no scheduler or allocator (tests write ``status.allocation``), no garbage collector
   (ownerReferences and propagationPolicy are stored but nothing cascades), no namespace
   lifecycle (deleting a namespace does not delete its contents), no pod graceful deletion (a pod is

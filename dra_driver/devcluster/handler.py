@@ -1,10 +1,10 @@
 """HTTP front end of the dev cluster: routing, body decoding, Status errors and watch framing.
 
-Owns: the URL layout of the Kubernetes API (discovery, ``/api/v1/...``, ``/apis/<group>/<version>/...``,
-namespaced and cluster-wide collections, ``/status``), HTTP/1.1 keep-alive with Nagle disabled
-(without it every request costs ~40 ms of delayed-ACK stall), chunked watch responses, fault
-injection before routing and request counting. It must never implement API semantics itself:
-everything past decoding goes to ``registry`` and ``watch``.
+Owns: the URL layout of the Kubernetes API (discovery, ``/openapi/v3``, ``/api/v1/...``,
+``/apis/<group>/<version>/...``, namespaced and cluster-wide collections, ``/status``), HTTP/1.1
+keep-alive with Nagle disabled (without it every request costs ~40 ms of delayed-ACK stall), chunked
+watch responses, fault injection before routing and request counting. It must never implement API
+semantics itself: everything past decoding goes to ``registry`` and ``watch``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import yaml
 
-from dra_driver.devcluster import errors, resources
+from dra_driver.devcluster import errors, openapi, resources
 from dra_driver.devcluster.errors import ApiError
 from dra_driver.devcluster.selectors import parse_selection
 from dra_driver.devcluster.store import Entry, encode
@@ -192,6 +192,9 @@ class ApiHandler(BaseHTTPRequestHandler):
         if path == "/version":
             self._send(200, encode(self.server.cluster.version_info()))
             return
+        if path == "/openapi/v3" or path.startswith("/openapi/v3/"):
+            self._openapi(method, path)
+            return
         route = parse_route(path)
         if route is None:
             raise errors.path_not_found(path)
@@ -203,6 +206,18 @@ class ApiHandler(BaseHTTPRequestHandler):
         if "dryRun" in query and (method != "POST" or query["dryRun"] != "All"):
             raise errors.bad_request("the hdra dev cluster models dryRun=All on create (POST) only")
         self._resource(method, route, query, body)
+
+    def _openapi(self, method: str, path: str) -> None:
+        if method not in ("GET", "HEAD"):
+            raise errors.method_not_allowed(method, path)
+        version = self.server.cluster.kube_version
+        if path == "/openapi/v3":
+            self._send(200, encode(openapi.root_document(version)))
+            return
+        found = openapi.find(path.removeprefix("/openapi/v3/"))
+        if found is None:
+            raise errors.path_not_found(path)
+        self._send(200, openapi.encoded_group_version(version, *found))
 
     def _decode(self, body: bytes) -> Any:
         media = (self.headers.get("Content-Type") or "application/json").split(";", 1)[0].strip().lower()

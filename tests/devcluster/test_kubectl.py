@@ -151,3 +151,26 @@ def test_get_watch_reports_added_and_deleted(
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def test_apply_an_example_with_kubectls_default_validation(devcluster_kubeconfig: Path) -> None:
+    """Issue 18 item 2: without ``/openapi/v3`` kubectl failed ("failed to download openapi") unless
+    ``--validate=false``; with it, kubectl leaves field validation to the server."""
+    result = kubectl(devcluster_kubeconfig, "apply", "-f", str(EXAMPLES / "inference-1-card"))
+    assert "resourceclaimtemplate.resource.k8s.io/chat-share created" in result.stdout
+    assert "pod/chat-inference created" in result.stdout
+    explained = kubectl(devcluster_kubeconfig, "explain", "resourceclaim.spec.devices.requests.exactly.count")
+    assert "FIELD: count <integer>" in explained.stdout
+
+
+def test_server_side_field_validation_refuses_a_typo(devcluster_kubeconfig: Path, tmp_path: Path) -> None:
+    body = class_body()
+    body["spec"]["selectorz"] = []
+    result = kubectl(
+        devcluster_kubeconfig, "apply", "-f", str(_manifest(tmp_path, "typo", body)), check=False
+    )
+    assert result.returncode != 0
+    assert "('selectorz' was unexpected)" in result.stderr
