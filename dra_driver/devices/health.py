@@ -125,12 +125,22 @@ class MockHealthFile(_Listeners):
     def refresh(self) -> None:
         """Read the file once and update the state."""
         try:
-            text = self._path.read_text(encoding="utf-8")
+            data = self._path.read_bytes()
         except FileNotFoundError:
-            text = ""
+            data = b""
         except OSError as error:
             log.warning("cannot read mock health file %s, keeping the last state: %s", self._path, error)
             return
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            # Not UTF-8: the undecodable bytes match no device name; the rest of the file still counts.
+            if "\0undecodable" not in self._warned:
+                self._warned.add("\0undecodable")
+                log.warning(
+                    "mock health file %s is not UTF-8 (%s); undecodable names are ignored", self._path, error
+                )
+            text = data.decode("utf-8", errors="replace")
         state: dict[str, str] = {}
         for line in text.splitlines():
             name = line.split("#", 1)[0].strip()

@@ -58,6 +58,29 @@ def test_changes_are_noticed_by_the_poller_and_reported_once(tmp_path: Path) -> 
     assert [set(state) for state in changes] == [{"gpu-2"}, set()]
 
 
+def test_a_non_utf8_byte_does_not_stop_the_watch(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 18 item 11: ``\\xff`` in the file killed the poller, so the card stayed tainted after the
+    file was deleted. The readable names still count, the bad bytes are named once, and the poller
+    goes on: deleting the file makes every card healthy again."""
+    path = tmp_path / "health"
+    monitor = MockHealthFile(path, NAMES, poll_seconds=0.02)
+    changed = threading.Event()
+    monitor.subscribe(changed.set)
+    monitor.start()
+    try:
+        with caplog.at_level(logging.WARNING):
+            path.write_bytes(b"gpu-1\n\xff\xfe\n")
+            assert changed.wait(5.0)
+        assert set(monitor.unhealthy()) == {"gpu-1"}
+        assert "not UTF-8" in caplog.text
+        changed.clear()
+        path.unlink()
+        assert changed.wait(5.0), "the poller stopped"
+        assert monitor.unhealthy() == {}
+    finally:
+        monitor.stop()
+
+
 def test_unsubscribed_listener_is_not_called(tmp_path: Path) -> None:
     path = tmp_path / "health"
     monitor = MockHealthFile(path, NAMES)
