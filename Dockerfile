@@ -20,6 +20,7 @@ RUN python -m venv /opt/hdra
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY dra_driver ./dra_driver
+# No extras: the development tools (hdra[tools]: dev cluster, simulator, CEL engine) stay out of the image.
 RUN /opt/hdra/bin/pip install --upgrade pip \
  && /opt/hdra/bin/pip install . \
  && /opt/hdra/bin/hdra --help >/dev/null

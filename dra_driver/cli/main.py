@@ -8,29 +8,60 @@ that closes stdout early ends the command quietly with 141.
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
 from dra_driver import __version__
-from dra_driver.cli import (
-    controller,
-    demo,
-    devcluster,
-    discover,
-    explain,
-    kubelet_plugin,
-    simulate,
-    top,
-    webhook,
-)
 from dra_driver.cli.common import CommandError
 
-_COMMANDS = (demo, simulate, explain, discover, devcluster, kubelet_plugin, controller, webhook, top)
+# Sub-command → (module, one-line help). Only the module of the command being run is imported, so
+# `hdra kubelet-plugin`, `hdra webhook` and `hdra controller` never load the dev cluster, the
+# simulator or the CEL engine (issue 16 item 5); the help must equal the module's own (tested).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("dra_driver.cli.demo", "run the whole flow on an embedded cluster and show the placements"),
+    "simulate": ("dra_driver.cli.simulate", "predict where claims would be allocated"),
+    "explain": ("dra_driver.cli.explain", "explain why a claim is or is not allocatable"),
+    "discover": ("dra_driver.cli.discover", "print the ResourceSlices this node would publish"),
+    "devcluster": ("dra_driver.cli.devcluster", "run a loopback Kubernetes API server for DRA"),
+    "kubelet-plugin": (
+        "dra_driver.cli.kubelet_plugin",
+        "run the node plugin (slices, kubelet gRPC, prepare)",
+    ),
+    "controller": ("dra_driver.cli.controller", "serve the scheduler extender for node-level binpack/spread"),
+    "webhook": (
+        "dra_driver.cli.webhook",
+        "serve the admission webhook (validate hdra parameters, convert HAMi-style pods)",
+    ),
+    "top": ("dra_driver.cli.top", "show cards and the claims allocated on them, refreshing"),
+}
+# Packages only the development extra installs (pyproject [project.optional-dependencies] tools).
+DEV_EXTRA_MODULES = frozenset({"cel", "kubernetes_validate", "jsonschema"})
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _chosen(argv: Sequence[str]) -> str | None:
+    """The sub-command named in ``argv`` (the first word that is one), if any."""
+    return next((word for word in argv if word in COMMANDS), None)
+
+
+def _load(command: str) -> ModuleType:
+    module, _help = COMMANDS[command]
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and exc.name.split(".")[0] in DEV_EXTRA_MODULES:
+            raise CommandError(
+                f"`hdra {command}` needs the development tools ({exc.name} is not installed): "
+                "pip install 'hdra[tools]'"
+            ) from None
+        raise
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every sub-command name; only ``command``'s own flags (and module) are loaded."""
     parser = argparse.ArgumentParser(
         prog="hdra",
         description="A Kubernetes DRA driver that shares accelerators with hard memory and compute limits.",
@@ -44,14 +75,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.set_defaults(default_log_level="info")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for command in _COMMANDS:
-        command.add_parser(subparsers)
+    for name, (_module, help_text) in COMMANDS.items():
+        if name == command:
+            _load(name).add_parser(subparsers)
+        else:
+            subparsers.add_parser(name, help=help_text)  # listed, not loaded
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    try:
+        parser = build_parser(_chosen(words))
+    except CommandError as exc:
+        print(f"hdra: {exc}", file=sys.stderr)
+        return 1
+    args = parser.parse_args(words)
     logging.basicConfig(
         level=getattr(logging, (args.log_level or args.default_log_level).upper()),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -28,8 +28,6 @@ from dra_driver.devices.health import (
 
 log = logging.getLogger("hdra.controller")
 
-UUID_ATTRIBUTE = "uuid"
-
 
 class NodeHealth:
     """The health of one node's pool (pool name = node name) from ``monitor``."""
@@ -88,21 +86,13 @@ class NodeHealth:
         ]
 
     def _published_devices(self, cards: dict[str, str]) -> list[tuple[str, str]]:
-        """(published device name, card name) for every device of the publisher's last sync."""
+        """(published device name, card name) for every device of the publisher's last snapshot."""
         if self._publisher is None:
             return []
-        result: list[tuple[str, str]] = []
-        for slice_ in self._publisher.published_slices:
-            for device in (slice_.spec.devices if slice_.spec is not None else None) or []:
-                value = (device.attributes or {}).get(UUID_ATTRIBUTE)
-                card = cards.get(value.string) if value is not None and value.string else None
-                if card is None:
-                    log.warning(
-                        "published device %s has no known card uuid; health not reported", device.name
-                    )
-                    continue
-                result.append((device.name, card))
-        return result
+        pool = self._publisher.published_pool
+        return [
+            (device.name, cards.get(device.card.uuid, device.card.name)) for device in pool.devices.values()
+        ]
 
 
 def node_health(

@@ -8,6 +8,11 @@ slice deleted before the watch's first list, or while no watch was open and befo
 cached, produces no event, so only a comparison after the list can see it. Failed syncs are
 retried with jittered backoff; a periodic resync is the safety net for anything the watch missed.
 
+Any exception of a sync counts as a failed sync (``build_slices`` raises ``ValueError``, a model
+``ValidationError``): it is logged with its cause, kept in ``last_error`` and reported to the
+supervisor, and the sync is retried; a sync thread never dies of one. Both threads run under a
+``Supervisor`` (the node agent's, or an own one), which restarts a loop that breaks anyway.
+
 It must never build slices or decide generations itself: that is the publisher's job.
 """
 
@@ -16,11 +21,16 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 
 from dra_driver.controller.publisher import PublishError, SlicePublisher, SyncResult
 from dra_driver.kube import KubeError, watch
+from dra_driver.runtime import Supervisor
 
 log = logging.getLogger("hdra.controller")
+
+SYNC_LOOP = "slice-sync"
+WATCH_LOOP = "slice-watch"
 
 
 class SliceController:
@@ -33,8 +43,12 @@ class SliceController:
         resync_seconds: float = 30.0,
         debounce_seconds: float = 0.05,
         max_backoff_seconds: float = 5.0,
+        supervisor: Supervisor | None = None,
     ) -> None:
+        if resync_seconds <= 0:
+            raise ValueError(f"resync_seconds must be positive, got {resync_seconds}")
         self._publisher = publisher
+        self._supervisor = supervisor or Supervisor()
         self._resync = resync_seconds
         self._debounce = debounce_seconds
         self._max_backoff = max_backoff_seconds
@@ -50,30 +64,40 @@ class SliceController:
     def publisher(self) -> SlicePublisher:
         return self._publisher
 
-    def start(self) -> None:
+    def start(self, stop: threading.Event | None = None) -> None:
+        """Start both loops and wait for the first sync attempt, at most 30 s, or until ``stop``."""
         self._dirty.set()
         self._threads = [
-            threading.Thread(target=self._sync_loop, name="hdra-slice-sync", daemon=True),
-            threading.Thread(target=self._watch_loop, name="hdra-slice-watch", daemon=True),
+            self._supervisor.run(SYNC_LOOP, self._sync_loop, self._stop),
+            self._supervisor.run(WATCH_LOOP, self._watch_loop, self._stop),
         ]
-        for thread in self._threads:
-            thread.start()
-        self.wait_for_sync(timeout=30.0)
+        self.wait_for_sync(timeout=30.0, stop=stop)
 
-    def stop(self) -> None:
+    def stop(self, grace_seconds: float = 2.0) -> None:
         self._stop.set()
         self._dirty.set()
+        # A thread stuck in an API call (retries included) must not hold up a SIGTERM: wait a
+        # short grace in total, then leave it to die with the process (a daemon thread; a write
+        # it still finishes is adopted by the next start like any stored slice).
+        deadline = time.monotonic() + grace_seconds
         for thread in self._threads:
-            thread.join(timeout=10.0)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
     def request_sync(self) -> None:
         """Ask for a sync soon (e.g. after device health changed)."""
         self._dirty.set()
 
-    def wait_for_sync(self, timeout: float) -> bool:
-        """Block until at least one sync has finished (successfully or not) since start."""
+    def wait_for_sync(self, timeout: float, stop: threading.Event | None = None) -> bool:
+        """Block until at least one sync has finished (successfully or not) since start; False on
+        timeout or when ``stop`` is set first (polled every 0.1 s)."""
+        deadline = time.monotonic() + timeout
         with self._synced:
-            return self._synced.wait_for(lambda: self._sync_count > 0, timeout=timeout)
+            while self._sync_count == 0:
+                left = deadline - time.monotonic()
+                if left <= 0 or (stop is not None and stop.is_set()):
+                    return False
+                self._synced.wait(min(left, 0.1))
+            return True
 
     def _sync_loop(self) -> None:
         failures = 0
@@ -87,11 +111,20 @@ class SliceController:
                 self.last_result = self._publisher.sync()
                 self.last_error = None
                 failures = 0
-            except (PublishError, KubeError) as exc:
+                self._supervisor.report(SYNC_LOOP, None)
+            except Exception as exc:
                 failures += 1
-                self.last_error = str(exc)
+                expected = isinstance(exc, PublishError | KubeError)
+                self.last_error = str(exc) if expected else f"{type(exc).__name__}: {exc}"
+                self._supervisor.report(SYNC_LOOP, self.last_error)
                 delay = min(self._max_backoff, 0.1 * 2**failures) * random.uniform(0.5, 1.0)  # noqa: S311
-                log.warning("slice sync failed (attempt %d), retrying in %.2fs: %s", failures, delay, exc)
+                log.warning(
+                    "slice sync failed (attempt %d), retrying in %.2fs: %s",
+                    failures,
+                    delay,
+                    self.last_error,
+                    exc_info=not expected,
+                )
                 self._stop.wait(delay)
                 self._dirty.set()
             with self._synced:
@@ -106,7 +139,7 @@ class SliceController:
                     self._publisher.client.resource_slices,
                     field_selector=self._publisher.field_selector,
                     stop=self._stop,
-                    on_list=self._dirty.set,  # after every (re-)list: compare, whatever the diff said
+                    on_list=self._listed,
                 ):
                     meta = event.object.metadata
                     rv = meta.resource_version if meta is not None else None
@@ -116,4 +149,10 @@ class SliceController:
                     self._dirty.set()
             except KubeError as exc:
                 log.warning("slice watch failed, restarting: %s", exc)
+                self._supervisor.report(WATCH_LOOP, str(exc))
                 self._stop.wait(1.0)
+
+    def _listed(self) -> None:
+        """After every (re-)list: compare, whatever the list's difference said."""
+        self._supervisor.report(WATCH_LOOP, None)
+        self._dirty.set()

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -123,11 +124,15 @@ class CardPolicyTracker:
         for thread in self._threads:
             thread.start()
 
-    def stop(self) -> None:
+    def stop(self, grace_seconds: float = 2.0) -> None:
         self._stop.set()
         self._dirty.set()
+        # A thread stuck in an API call (retries included) must not hold up a SIGTERM: wait a
+        # short grace in total, then leave it to die with the process (a daemon thread; a write
+        # it still finishes is adopted by the next start like any stored slice).
+        deadline = time.monotonic() + grace_seconds
         for thread in self._threads:
-            thread.join(timeout=10.0)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
     def _remember(self, claim: ResourceV1ResourceClaim, deleted: bool = False) -> bool:
         """Store the claim's results on this pool; True when that changed what the tracker knows."""

@@ -30,6 +30,8 @@ from dra_driver.kube import AlreadyExists, BadRequest, Conflict, KubeClient, Not
 from dra_driver.kube.features import FeatureGate
 from dra_driver.slices import (
     AUTO_FALLBACK,
+    EMPTY_POOL,
+    PublishedPool,
     SharingMode,
     SliceOptions,
     build_slices,
@@ -99,9 +101,19 @@ class SlicePublisher:
         self._published: dict[str, dict[str, Any]] | None = None
         self._generation = 0
         self.known_resource_versions: set[str] = set()
-        # The slices of the last successful sync, as published (generation, owner and all). Prepare
-        # reads device capacities from them so it agrees with the scheduler on every number.
-        self.published_slices: tuple[V1ResourceSlice, ...] = ()
+        # The snapshot of the last successful sync (slices as published, generation, owner and all),
+        # swapped in by one assignment. Prepare, health, metrics and policy read it, so they agree
+        # with the scheduler and with each other on every number.
+        self._pool: PublishedPool = EMPTY_POOL
+
+    @property
+    def published_pool(self) -> PublishedPool:
+        """The snapshot of the last successful sync (``version`` 0 before the first)."""
+        return self._pool
+
+    @property
+    def published_slices(self) -> tuple[V1ResourceSlice, ...]:
+        return self._pool.slices
 
     @property
     def client(self) -> KubeClient:
@@ -203,9 +215,11 @@ class SlicePublisher:
             )
         return self._owner
 
-    def _desired(self, mode: SharingMode) -> list[V1ResourceSlice]:
+    def _desired(
+        self, mode: SharingMode, cards: list[AcceleratorDevice] | None = None
+    ) -> list[V1ResourceSlice]:
         return build_slices(
-            list(self._devices()),
+            list(self._devices()) if cards is None else cards,
             driver=self._driver,
             node_name=self._node_name,
             mode=mode,
@@ -215,7 +229,8 @@ class SlicePublisher:
 
     def _sync_mode(self, mode: SharingMode) -> tuple[SyncResult, set[FeatureGate]]:
         owner = self._owner_reference()
-        desired = self._desired(mode)
+        cards = list(self._devices())
+        desired = self._desired(mode, cards)
         existing = {s.metadata.name: s for s in self._list() if s.metadata is not None and s.metadata.name}
         desired_content = {_name(s): slice_content(s) for s in desired}
 
@@ -241,7 +256,9 @@ class SlicePublisher:
             written = self._write(slice_, stored, result)
             dropped |= dropped_gates(slice_, written)
         self._published = desired_content
-        self.published_slices = tuple(desired)
+        self._pool = PublishedPool.from_slices(
+            cards, desired, mode=mode, generation=self._generation, version=self._pool.version + 1
+        )
         if result.writes:
             log.info(
                 "node %s driver %s: %s mode, generation %d, %d created, %d updated, %d deleted",

@@ -24,7 +24,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from socketserver import ThreadingMixIn
@@ -296,11 +296,23 @@ class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
 
 
-class MetricsServer:
-    """Serves ``registry`` in the Prometheus text format on ``host:port`` (0: any free port)."""
+Probe = Callable[[], tuple[bool, str]]
+"""A probe endpoint: (ok, one line per check) — served as 200 or 503 with the text."""
 
-    def __init__(self, registry: CollectorRegistry, host: str = "127.0.0.1", port: int = 0) -> None:
+
+class MetricsServer:
+    """Serves ``registry`` in the Prometheus text format on ``host:port`` (0: any free port), and
+    each of ``probes`` (path → ``Probe``, e.g. ``/healthz``, ``/readyz``) as plain text."""
+
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        probes: Mapping[str, Probe] | None = None,
+    ) -> None:
         self._registry = registry
+        self._probes = dict(probes or {})
         self._address = (host, port)
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
@@ -315,12 +327,36 @@ class MetricsServer:
         """Bind and serve in a background thread; OSError when the address cannot be bound."""
         host, port = self._address
         self._server = make_server(
-            host, port, make_wsgi_app(self._registry), _ThreadingWSGIServer, handler_class=_QuietHandler
+            host,
+            port,
+            self._app(make_wsgi_app(self._registry)),
+            _ThreadingWSGIServer,
+            handler_class=_QuietHandler,
         )
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.2}, name="hdra-metrics", daemon=True
         )
         self._thread.start()
+
+    def _app(self, metrics: Any) -> Any:
+        probes = self._probes
+
+        def app(environ: dict[str, Any], start_response: Any) -> Any:
+            probe = probes.get(environ.get("PATH_INFO", ""))
+            if probe is None:
+                return metrics(environ, start_response)
+            try:
+                ok, text = probe()
+            except Exception as exc:  # a probe must answer, never drop the connection
+                ok, text = False, f"probe failed: {type(exc).__name__}: {exc}"
+            body = (text.rstrip("\n") + "\n").encode()
+            status = "200 OK" if ok else "503 Service Unavailable"
+            start_response(
+                status, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))]
+            )
+            return [body]
+
+        return app
 
     def stop(self) -> None:
         if self._server is None:
@@ -337,5 +373,6 @@ __all__ = [
     "MetricsServer",
     "NodeStateCollector",
     "PluginMetrics",
+    "Probe",
     "node_registry",
 ]

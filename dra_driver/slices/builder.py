@@ -53,8 +53,7 @@ def build_slices(
             "build_slices cannot build sharing mode 'auto': the controller resolves it to a concrete mode "
             "(first_mode_for_gates / dropped_gates) before building"
         )
-    _check_subdomain("driver", driver, MAX_DRIVER)
-    _check_subdomain("node name", node_name, MAX_NAME)
+    check_pool_names(driver, node_name)
     cards = list(devices) if keep_order else sorted(devices, key=lambda card: card.index)
     _check_unique(cards)
     limits = limits_for(options.kube_version)
@@ -92,6 +91,13 @@ def _slice(content: SliceContent, *, driver: str, node_name: str, index: int, co
             shared_counters=content.shared_counters,
         ),
     )
+
+
+def check_pool_names(driver: str, node_name: str) -> None:
+    """``ValueError`` naming the value unless the driver and the node name (the pool name) are
+    lower-case DNS subdomains the API server accepts in a ResourceSlice."""
+    _check_subdomain("driver", driver, MAX_DRIVER)
+    _check_subdomain("node name", node_name, MAX_NAME)
 
 
 def _check_subdomain(what: str, value: str, limit: int) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.processes import HDRA, Process, start_devcluster, start_plugin, wait_for
+from tests.support.processes import HDRA, Process, plugin_dirs, start_devcluster, start_plugin, wait_for
 
 KUBECTL = shutil.which("kubectl")
 
@@ -133,4 +133,31 @@ def test_health_file_taints_the_card_and_metrics_are_served(tmp_path: Path) -> N
         assert "hdra_plugin_prepared_claims" in families
     finally:
         assert plugin.terminate() == 0, plugin.log.read_text()
+        assert cluster.terminate() == 0
+
+
+def test_a_second_plugin_on_the_same_dirs_refuses_and_leaves_the_first_serving(tmp_path: Path) -> None:
+    """Issue 18 item 1: the second process took over dra.sock and the registration socket and deleted
+    both when it exited, leaving the first unreachable. Now it refuses in one line and touches nothing."""
+    cluster, kubeconfig = start_devcluster(tmp_path)
+    first = start_plugin(tmp_path, kubeconfig)
+    sockets = [
+        tmp_path / "plugins" / "mock.hdra.io" / "dra.sock",
+        tmp_path / "plugins_registry" / "mock.hdra.io-reg.sock",
+    ]
+    try:
+        assert wait_for(lambda: all(path.exists() for path in sockets), 20.0), first.log.read_text()
+        before = [path.stat().st_ino for path in sockets]
+        second = subprocess.run(
+            [*HDRA, "kubelet-plugin", "--kubeconfig", str(kubeconfig), "--node-name", "node-a",
+             "--backend", "mock", "--profile", "a100x4", *plugin_dirs(tmp_path)],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert second.returncode == 1, second.stderr
+        lines = second.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("hdra: another hdra kubelet-plugin (pid "), lines
+        assert f"--state-dir {tmp_path / 'state'}" in lines[0]
+        assert [path.stat().st_ino for path in sockets] == before
+    finally:
+        assert first.terminate() == 0, first.log.read_text()
         assert cluster.terminate() == 0
