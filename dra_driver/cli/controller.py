@@ -21,7 +21,7 @@ from dra_driver.controller.extender import ExtenderServer, NodeUsageCache
 from dra_driver.controller.metrics import controller_registry
 from dra_driver.controller.node_scores import NODE_POLICIES, NodePolicy
 
-log = logging.getLogger("hdra.controller")
+log = logging.getLogger("hdra.cli")
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -35,7 +35,7 @@ from dra_driver.interception import InterceptionSettings
 from dra_driver.node import NodeAgent, NodeAgentConfig, NodeAgentError
 from dra_driver.plugin.monitor import INTERVAL_SECONDS
 
-log = logging.getLogger("hdra.plugin")
+log = logging.getLogger("hdra.cli")
 
 KUBELET_PLUGINS_DIR = Path("/var/lib/kubelet/plugins")
 KUBELET_REGISTRY_DIR = Path("/var/lib/kubelet/plugins_registry")

@@ -17,6 +17,8 @@ from types import ModuleType
 
 from dra_driver import __version__
 from dra_driver.cli.common import CommandError
+from dra_driver.runtime import configure_logging
+from dra_driver.runtime.logs import FORMATS, level_for
 
 # Sub-command → (module, one-line help). Only the module of the command being run is imported, so
 # `hdra kubelet-plugin`, `hdra webhook` and `hdra controller` never load the dev cluster, the
@@ -60,6 +62,35 @@ def _load(command: str) -> ModuleType:
         raise
 
 
+def add_logging_flags(parser: argparse.ArgumentParser) -> None:
+    """Logging flags; they may also follow the sub-command (``hdra kubelet-plugin -v 4``)."""
+    parser.add_argument(
+        "--log-format", choices=FORMATS, default=None, help="text (key=value, the default) or json"
+    )
+    parser.add_argument(
+        "-v",
+        "--v",
+        dest="verbosity",
+        type=int,
+        default=None,
+        metavar="N",
+        help="log verbosity as in Kubernetes components: 0-3 info, 4 and above debug",
+    )
+    parser.add_argument(
+        "--log-level",
+        default=None,
+        choices=["debug", "info", "warning", "error"],
+        help="log level (default: info; warning for demo); -v wins when both are given",
+    )
+
+
+def _logging_flags(words: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    """The logging flags wherever they stand, and the other words in order."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    add_logging_flags(parser)
+    return parser.parse_known_args(words)
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser of every sub-command name; only ``command``'s own flags (and module) are loaded."""
     parser = argparse.ArgumentParser(
@@ -67,12 +98,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         description="A Kubernetes DRA driver that shares accelerators with hard memory and compute limits.",
     )
     parser.add_argument("--version", action="version", version=f"hdra {__version__}")
-    parser.add_argument(
-        "--log-level",
-        default=None,
-        choices=["debug", "info", "warning", "error"],
-        help="logging verbosity (default: info; warning for demo)",
-    )
+    add_logging_flags(parser)
     parser.set_defaults(default_log_level="info")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (_module, help_text) in COMMANDS.items():
@@ -84,18 +110,18 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    words = list(sys.argv[1:] if argv is None else argv)
+    logging_args, words = _logging_flags(list(sys.argv[1:] if argv is None else argv))
     try:
         parser = build_parser(_chosen(words))
     except CommandError as exc:
         print(f"hdra: {exc}", file=sys.stderr)
         return 1
     args = parser.parse_args(words)
-    logging.basicConfig(
-        level=getattr(logging, (args.log_level or args.default_log_level).upper()),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    if logging_args.verbosity is not None:
+        level = level_for(logging_args.verbosity)
+    else:
+        level = getattr(logging, (logging_args.log_level or args.default_log_level).upper())
+    configure_logging(logging_args.log_format or "text", level=level, stream=sys.stderr)
     try:
         code: int = args.run(args)
     except CommandError as exc:

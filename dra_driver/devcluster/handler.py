@@ -28,7 +28,7 @@ from dra_driver.devcluster.watch import WatchStream, parse_options
 if TYPE_CHECKING:
     from dra_driver.devcluster.server import DevClusterHTTPServer
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("hdra.devcluster")
 _BODY_TYPES = ("application/json", "application/yaml")
 
 

@@ -38,7 +38,7 @@ from dra_driver.kubeletapi.pluginregistration.v1 import api_pb2 as registration
 from dra_driver.kubeletapi.pluginregistration.v1 import api_pb2_grpc as registration_grpc
 from dra_driver.prepare.api import ClaimRef
 
-LOG = logging.getLogger(__name__)
+LOG = logging.getLogger("hdra.devcluster")
 
 PLUGIN_TYPE = "DRAPlugin"
 # What a 1.34+ kubelet supports; a 1.32/1.33 kubelet supports only "v1beta1.DRAPlugin".

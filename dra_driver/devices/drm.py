@@ -23,7 +23,7 @@ _RENDER = re.compile(r"renderD(\d+)")
 _RENDER_MINOR = re.compile(r"^drm_render_minor\s+(\d+)\s*$", re.MULTILINE)
 _UNIQUE_ID = re.compile(r"^unique_id\s+(\d+)\s*$", re.MULTILINE)
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("hdra.devices")
 
 
 def drm_attributes(sys_root: Path, pci_bus_id: str | None) -> dict[str, AttributeValue]:

@@ -28,7 +28,7 @@ import pynvml
 from dra_driver.devices.base import AcceleratorDevice, BackendError
 from dra_driver.devices.nvml_queries import describe
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("hdra.devices")
 
 DEFAULT_IGNORED_XIDS: frozenset[int] = frozenset({13, 31, 43, 45, 68, 109})
 """Application-caused XIDs NVIDIA's DRA driver ignores (reference/dra-drivers.md section 1h)."""
@@ -95,9 +95,9 @@ class _Listeners:
             previous, self._state = self._state, dict(state)
             listeners = list(self._listeners)
         for name in sorted(set(state) - set(previous)):
-            log.warning("device %s is unhealthy: %s", name, state[name])
+            log.warning("device %s is unhealthy: %s", name, state[name], extra={"device": name})
         for name in sorted(set(previous) - set(state)):
-            log.info("device %s is healthy again", name)
+            log.info("device %s is healthy again", name, extra={"device": name})
         for listener in listeners:
             try:
                 listener()
@@ -234,7 +234,12 @@ class NvmlHealthWatcher(_Listeners):
         except pynvml.NVMLError as error:
             if error.value not in (pynvml.NVML_ERROR_NOT_SUPPORTED, pynvml.NVML_ERROR_FUNCTION_NOT_FOUND):
                 raise
-            log.warning("device %s: NVML health events are not supported (%s); not watched", name, error)
+            log.warning(
+                "device %s: NVML health events are not supported (%s); not watched",
+                name,
+                error,
+                extra={"device": name},
+            )
             return
         self._names[_address(handle)] = name
         self.watched.append(name)
@@ -274,7 +279,9 @@ class NvmlHealthWatcher(_Listeners):
         kind, detail = int(data.eventType), int(data.eventData)
         if kind == pynvml.nvmlEventTypeXidCriticalError:
             if detail in self._ignored:
-                log.info("device %s: ignored XID %d (application error)", name, detail)
+                log.info(
+                    "device %s: ignored XID %d (application error)", name, detail, extra={"device": name}
+                )
                 return
             self._mark([name], f"XID-{detail}: NVML reported critical XID {detail} on {name}")
         elif kind == pynvml.nvmlEventTypeDoubleBitEccError:

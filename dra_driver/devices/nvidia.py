@@ -37,7 +37,7 @@ from dra_driver.devices.nvml_queries import (
 )
 from dra_driver.devices.versions import cuda_version_from_int, normalize_version
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("hdra.devices")
 
 NVIDIA_VENDOR = "nvidia"
 NO_DRIVER = "no NVIDIA driver found on this node"

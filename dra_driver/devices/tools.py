@@ -20,7 +20,7 @@ from pathlib import Path
 from dra_driver.devices.base import BackendError, BackendUnavailable, Version
 from dra_driver.devices.versions import normalize_version
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("hdra.devices")
 
 TOOL_TIMEOUT_SECONDS = 30.0
 """A vendor tool that has not answered within this long is hung (a wedged driver); discovery fails."""

@@ -52,10 +52,10 @@ from dra_driver.prepare import (
     cleanup_stale,
     recover_at_start,
 )
-from dra_driver.runtime import Supervisor
+from dra_driver.runtime import Supervisor, set_process_fields
 from dra_driver.slices import EMPTY_POOL, PublishedPool, SharingMode
 
-log = logging.getLogger("hdra.agent")
+log = logging.getLogger("hdra.node")
 
 CLEANUP_LOOP = "claim-cleanup"
 MONITORED_BACKENDS = ("nvidia", "mock")  # HAMi-core regions (the mock backend writes NVIDIA's env)
@@ -151,6 +151,7 @@ class NodeAgent:
     def start(self, stack: ExitStack, stop: threading.Event) -> bool:
         """Start every part onto ``stack``; False when ``stop`` was set before all parts started."""
         config = self.config
+        set_process_fields(node=config.node_name, driver=config.driver)
         self._preflight(stack)
         steps: list[Callable[[ExitStack, threading.Event], None]] = [
             self._start_devices,

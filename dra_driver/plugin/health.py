@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from dra_driver.devices.health import DeviceHealthState
 from dra_driver.kubeletapi.drahealth.v1alpha1 import api_pb2, api_pb2_grpc
 
-LOG = logging.getLogger(__name__)
+LOG = logging.getLogger("hdra.plugin")
 
 HEALTH_SERVICE = "v1alpha1.DRAResourceHealth"
 MAX_MESSAGE = 1024  # the kubelet truncates longer messages (reference/dra-api.md section 3.5)

@@ -44,7 +44,7 @@ from dra_driver.prepare import DeviceCatalog, PreparerSettings
 from dra_driver.prepare.api import ClaimPreparer, ClaimRef, PreparedDevice
 from dra_driver.rules import CORES, FULL_CORES, MEMORY
 
-log = logging.getLogger("hdra.metrics")
+log = logging.getLogger("hdra.plugin")
 
 OPERATIONS = ("prepare", "unprepare")
 

@@ -18,7 +18,7 @@ from dra_driver.kubeletapi.pluginregistration.v1 import api_pb2, api_pb2_grpc
 from dra_driver.plugin.servicer import SERVICE_NAME as V1_SERVICE
 from dra_driver.plugin.servicer_v1beta1 import SERVICE_NAME as V1BETA1_SERVICE
 
-LOG = logging.getLogger(__name__)
+LOG = logging.getLogger("hdra.plugin")
 
 PLUGIN_TYPE = "DRAPlugin"
 # In preference order: the kubelet takes the first entry it supports.

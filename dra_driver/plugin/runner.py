@@ -15,8 +15,9 @@ from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from typing import TypeVar
 
 from dra_driver.prepare.api import ClaimPreparer, ClaimRef, PrepareError, PrepareResult
+from dra_driver.runtime import log_fields
 
-LOG = logging.getLogger(__name__)
+LOG = logging.getLogger("hdra.plugin")
 
 T = TypeVar("T")
 
@@ -69,6 +70,10 @@ class ClaimRunner:
         return results
 
     def _prepare_one(self, claim: ClaimRef) -> PrepareResult:
+        with log_fields(claim=f"{claim.namespace}/{claim.name}", uid=claim.uid):
+            return self._prepare_logged(claim)
+
+    def _prepare_logged(self, claim: ClaimRef) -> PrepareResult:
         try:
             devices = self._preparer.prepare(claim)
         except PrepareError as exc:
@@ -80,6 +85,10 @@ class ClaimRunner:
         return PrepareResult(devices=tuple(devices))
 
     def _unprepare_one(self, claim: ClaimRef) -> str:
+        with log_fields(claim=f"{claim.namespace}/{claim.name}", uid=claim.uid):
+            return self._unprepare_logged(claim)
+
+    def _unprepare_logged(self, claim: ClaimRef) -> str:
         try:
             self._preparer.unprepare(claim)
         except PrepareError as exc:

@@ -39,7 +39,7 @@ from dra_driver.plugin.sockets import (
 )
 from dra_driver.prepare.api import ClaimPreparer
 
-LOG = logging.getLogger(__name__)
+LOG = logging.getLogger("hdra.plugin")
 
 DRA_SOCKET_NAME = "dra.sock"
 # Registration answers must stay fast even while every DRA worker is busy: own, small pool.

@@ -16,7 +16,7 @@ from dra_driver.kubeletapi.dra.v1 import api_pb2, api_pb2_grpc
 from dra_driver.plugin.runner import ClaimRunner
 from dra_driver.prepare.api import ClaimRef, PreparedDevice
 
-LOG = logging.getLogger(__name__)
+LOG = logging.getLogger("hdra.plugin")
 
 # The service string the kubelet looks for in PluginInfo.supported_versions.
 SERVICE_NAME = "v1.DRAPlugin"

@@ -34,6 +34,7 @@ import os
 import stat
 import threading
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,6 +89,7 @@ from dra_driver.prepare.failpoints import (
 )
 from dra_driver.prepare.limits import AllocatedDevice, device_limits
 from dra_driver.prepare.locks import ClaimLocks
+from dra_driver.runtime import log_fields
 
 log = logging.getLogger("hdra.prepare")
 
@@ -151,7 +153,7 @@ class NodePreparer:
 
     def prepare(self, claim: ClaimRef) -> tuple[PreparedDevice, ...]:
         check_claim_uid(claim)
-        with self._locks.hold(claim.uid):
+        with _claim_fields(claim), self._locks.hold(claim.uid):
             return self._prepare(claim)
 
     def unprepare(self, claim: ClaimRef) -> None:
@@ -160,7 +162,7 @@ class NodePreparer:
         except PrepareError:
             log.info("unprepare of %s: not a claim UID this plugin could have prepared; nothing to do", claim)
             return
-        with self._locks.hold(claim.uid):
+        with _claim_fields(claim), self._locks.hold(claim.uid):
             entry = self._checkpoint.get(claim.uid)
             if entry is None:
                 self._remove_current(claim.uid)
@@ -388,6 +390,11 @@ class NodePreparer:
         except (CheckpointError, CdiError, InterceptionError, OSError) as exc:
             raise PrepareError(f"claim {claim}: writing its prepared state failed: {exc}") from exc
         log.info("claim %s: prepared %d device(s)", claim, len(plan.devices))
+
+
+def _claim_fields(claim: ClaimRef) -> AbstractContextManager[None]:
+    """Every line logged while working on ``claim`` carries its ``claim`` and ``uid`` fields."""
+    return log_fields(claim=f"{claim.namespace}/{claim.name}", uid=claim.uid)
 
 
 def _remove_path(path: Path) -> None:

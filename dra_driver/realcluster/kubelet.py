@@ -26,7 +26,7 @@ from dra_driver.devcluster.kubelet import ClaimPrepareResult, FakeKubelet, Kubel
 from dra_driver.kube import KubeClient, NotFound
 from dra_driver.prepare.api import ClaimRef
 
-log = logging.getLogger("hdra.realcluster.kubelet")
+log = logging.getLogger("hdra.realcluster")
 
 POLL_S = 0.2
 

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-log = logging.getLogger("hdra.supervisor")
+log = logging.getLogger("hdra.runtime")
 
 
 @dataclass(frozen=True)
@@ -114,12 +114,13 @@ class Supervisor:
                     loop.name,
                     cause,
                     exc_info=log.isEnabledFor(logging.DEBUG),
+                    extra={"loop": loop.name},
                 )
             else:
                 if stop.is_set():
                     return
                 cause = "the loop returned although it was not stopped"
-                log.error("loop %s ended unexpectedly, restarting", loop.name)
+                log.error("loop %s ended unexpectedly, restarting", loop.name, extra={"loop": loop.name})
             attempt += 1
             with self._lock:
                 loop.restarts += 1

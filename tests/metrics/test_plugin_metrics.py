@@ -118,7 +118,7 @@ def test_usage_sums_the_claims_region_files_and_a_torn_one_does_not_break_scrape
     (claims_dir / second.uid / "newer" / "vgpu.cache").write_bytes(
         region_bytes([card.uuid], [2048 * MIB], [Proc(1, {0: MIB})], major=1, minor=3)
     )
-    caplog.set_level(logging.WARNING, logger="hdra.metrics")
+    caplog.set_level(logging.WARNING, logger="hdra.plugin")
 
     series = scrape(served.url)
     assert (

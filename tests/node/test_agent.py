@@ -16,7 +16,7 @@ import pytest
 from dra_driver.cli.main import main
 from dra_driver.devcluster import DevCluster, FaultRule
 from dra_driver.devices import AcceleratorDevice, make_backend
-from dra_driver.kube import KubeClient
+from dra_driver.kube import KubeClient, RetryPolicy
 from dra_driver.node import NodeAgent, NodeAgentConfig, NodeAgentError
 from dra_driver.node.preflight import InstanceLock
 from dra_driver.prepare import ClaimRef, PrepareError
@@ -253,18 +253,27 @@ def test_a_stop_during_start_up_acts_at_once_and_never_serves(
 ) -> None:
     """Issue 18 item 5: SIGTERM took ~30 s and the plugin started serving after it. Here the API
     stalls every slice request, so the first sync cannot finish; the stop still ends start-up."""
+    fast = RetryPolicy(
+        attempts=2, deadline_s=3.0, backoff_initial_s=0.02, backoff_max_s=0.1, request_timeout_s=1.0
+    )
+    client = KubeClient.from_kubeconfig(cluster.write_kubeconfig(tmp_path / "fast-kubeconfig"), retry=fast)
     cluster.faults.add(FaultRule("*", "resourceslices", delay_s=20.0, count=1000))
-    run = Running(NodeAgent(config(tmp_path), cluster_client, cards))
-    time.sleep(0.5)
-    stopped_at = time.monotonic()
-    run.stop.set()
-    run.thread.join(15)
-    took = time.monotonic() - stopped_at
-    cluster.faults.clear()
-    assert not run.thread.is_alive() and run.error is None
-    assert took < 5.0, took
-    assert not (tmp_path / "plugins_registry" / f"{DRIVER}-reg.sock").exists()
-    assert run.agent.server is None
+    run = Running(NodeAgent(config(tmp_path), client, cards))
+    try:
+        time.sleep(0.5)
+        stopped_at = time.monotonic()
+        run.stop.set()
+        run.thread.join(15)
+        took = time.monotonic() - stopped_at
+        assert not run.thread.is_alive() and run.error is None
+        assert took < 5.0, took
+        assert not (tmp_path / "plugins_registry" / f"{DRIVER}-reg.sock").exists()
+        assert run.agent.server is None
+        # The loops stuck in a stalled call end once their retry budget is spent; none outlives it.
+        assert wait_until(lambda: not any(s.alive for s in run.agent.supervisor.statuses()), 20.0)
+    finally:
+        cluster.faults.clear()
+        client.close()
 
 
 @pytest.mark.parametrize(

@@ -50,7 +50,7 @@ def test_rejection_is_logged_and_handed_to_the_callback(
 ) -> None:
     assert not server.registered
     assert server.registration_error is None
-    with caplog.at_level(logging.ERROR, logger="dra_driver.plugin.registration"):
+    with caplog.at_level(logging.ERROR, logger="hdra.plugin"):
         _notify(server, False, "plugin name mock.hdra.io already registered by another kubelet")
     assert reported == ["plugin name mock.hdra.io already registered by another kubelet"]
     assert not server.registered
