@@ -20,7 +20,7 @@ from dra_driver.checkpoint import CheckpointEntry, ClaimState
 from dra_driver.interception import InterceptionSettings, claim_region_files
 from dra_driver.interception.feedback import observe, open_regions
 
-log = logging.getLogger("hdra.monitor")
+log = logging.getLogger("hdra.plugin")
 
 INTERVAL_SECONDS = 5.0  # HAMi cmd/vGPUmonitor/feedback.go: time.NewTicker(time.Second * 5)
 

@@ -158,7 +158,7 @@ def test_every_known_layout_gets_the_feedback_at_its_own_offsets(harness: Harnes
 def test_unknown_or_symlinked_regions_are_left_out_and_never_written(
     harness: Harness, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="hdra.monitor")
+    caplog.set_level(logging.WARNING, logger="hdra.plugin")
     claim = harness.claim("odd")
     busy = harness.container(claim, "known", priority=LOW, recent=ACTIVE)
     unknown_dir = harness.node.settings.interception.claims_dir / claim.uid / "newer"
