@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 from dra_driver.sim.quantities import format_like, qty
@@ -85,6 +85,11 @@ def parse_capacity(device: str, name: str, entry: Mapping[str, Any]) -> Capacity
     )
 
 
+def _whole(value: Decimal) -> int:
+    """``Quantity.Value()``: the value rounded up to an integer (the range-with-step math is int64)."""
+    return int(value.to_integral_value(rounding=ROUND_CEILING))
+
+
 def round_request(capacity: Capacity, requested: Amount | None) -> Amount:
     """What one allocation consumes of ``capacity`` given the (optional) request."""
     if requested is None:
@@ -96,9 +101,9 @@ def round_request(capacity: Capacity, requested: Amount | None) -> Amount:
         step = capacity.range_step
         if step is None:
             return requested
-        whole, rest = divmod(requested.value - low.value, step.value)  # both non-negative here
-        steps = whole + (1 if rest else 0)
-        return Amount(low.value + steps * step.value, step.text)
+        added, size = _whole(requested.value) - _whole(low.value), _whole(step.value)  # added >= 0 here
+        steps = added // size + (1 if added % size else 0)
+        return Amount(Decimal(_whole(low.value) + _whole(step.value) * steps), step.text)
     if capacity.valid_values is not None:
         for valid in capacity.valid_values:
             if requested.value <= valid.value:
@@ -107,12 +112,17 @@ def round_request(capacity: Capacity, requested: Amount | None) -> Amount:
 
 
 def violates_policy(capacity: Capacity, amount: Amount) -> str | None:
-    """Why ``amount`` is not allowed by the policy, or None."""
+    """Why ``amount`` is not allowed by the policy, or None (d-r-a ``violatesPolicy``)."""
     if capacity.default is not None and amount.value == capacity.default.value:
         return None
     if capacity.range_min is not None:
         if capacity.range_max is not None and amount.value > capacity.range_max.value:
             return f"above the policy maximum {capacity.range_max.formatted()}"
+        step = capacity.range_step
+        if step is not None and (_whole(amount.value) - _whole(capacity.range_min.value)) % _whole(
+            step.value
+        ):
+            return f"not the policy minimum plus a multiple of its step {step.formatted()}"
         return None
     if capacity.valid_values is not None and all(amount.value != v.value for v in capacity.valid_values):
         listed = ", ".join(v.formatted() for v in capacity.valid_values)
@@ -164,3 +174,10 @@ def check_capacity(
                 format_like(max(available, Decimal(0)), capacity.value.text),
             )
     return CapacityVerdict(True, consumed)
+
+
+def consumed_capacity(
+    capacities: Mapping[str, Capacity], requests: Mapping[str, Amount]
+) -> dict[str, Amount]:
+    """What one share takes of every capacity of the device (d-r-a ``GetConsumedCapacityFromRequest``)."""
+    return {name: round_request(capacity, requests.get(name)) for name, capacity in capacities.items()}

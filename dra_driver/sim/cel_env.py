@@ -155,21 +155,24 @@ class CelDevice:
         self._version: tuple[int, int] = (-1, -1)
         """(engine token, engine domain version) the cached context was built for."""
 
-    def variable(self, domains: frozenset[str] | set[str]) -> dict[str, Any]:
-        """The ``device`` variable; ValueError naming the attribute when a value is malformed."""
+    def variable(self, domains: frozenset[str] | set[str], *, lists: bool = True) -> dict[str, Any]:
+        """The ``device`` variable; ValueError (upstream's words) when an attribute cannot be a CEL value.
+
+        ``lists`` is DRAListTypeAttributes: without it a list attribute is "unsupported".
+        """
         attributes: dict[str, dict[str, Any]] = {domain: {} for domain in domains}
         capacity: dict[str, dict[str, Any]] = {domain: {} for domain in domains}
         attributes.setdefault(self.driver, {})
         capacity.setdefault(self.driver, {})
         for key, attribute in self.attributes.items():
             domain, ident = split_qualified(key, self.driver)
-            attributes.setdefault(domain, {})[ident] = _attribute_value(self.name, key, attribute)
+            attributes.setdefault(domain, {})[ident] = _attribute_value(key, attribute, lists)
         for key, entry in self.capacity.items():
             domain, ident = split_qualified(key, self.driver)
             try:
                 capacity.setdefault(domain, {})[ident] = quantity_value(str(entry.get("value")))
             except (ValueError, TypeError) as exc:
-                raise ValueError(f"device {self.name!r} capacity {key!r}: {exc}") from None
+                raise ValueError(f"capacity {key}: {exc}") from None
         return {
             "driver": self.driver,
             "attributes": attributes,
@@ -178,18 +181,25 @@ class CelDevice:
         }
 
 
-def _attribute_value(device: str, key: str, attribute: Mapping[str, Any]) -> Any:
+def _attribute_value(key: str, attribute: Mapping[str, Any], lists: bool) -> Any:
+    """d-r-a ``getAttributeValue``: lists first (only with ``lists``), then int, bool, string, version."""
+    if not isinstance(attribute, Mapping):
+        raise ValueError(f"attribute {key}: unsupported attribute value")
     try:
-        if "version" in attribute:
+        if lists:
+            for field in ("ints", "bools", "strings"):
+                if attribute.get(field) is not None:
+                    return list(attribute[field])
+            if attribute.get("versions") is not None:
+                return [semver_value(v) for v in attribute["versions"]]
+        for field in ("int", "bool", "string"):
+            if attribute.get(field) is not None:
+                return attribute[field]
+        if attribute.get("version") is not None:
             return semver_value(attribute["version"])
-        if "versions" in attribute:
-            return [semver_value(v) for v in attribute["versions"]]
     except (ValueError, TypeError) as exc:
-        raise ValueError(f"device {device!r} attribute {key!r}: {exc}") from None
-    for field in ("string", "int", "bool", "strings", "ints", "bools"):
-        if field in attribute:
-            return attribute[field]
-    raise ValueError(f"device {device!r} attribute {key!r}: no value field in {dict(attribute)!r}")
+        raise ValueError(f"attribute {key}: parse semantic version: {exc}") from None
+    raise ValueError(f"attribute {key}: unsupported attribute value")
 
 
 _ENGINE_TOKENS = itertools.count()
@@ -198,7 +208,14 @@ _ENGINE_TOKENS = itertools.count()
 class CelEngine:
     """Compiles (cached by expression text) and evaluates selectors on ``CelDevice``s."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, list_attributes: bool = False, multi_allocations: bool = True) -> None:
+        """``list_attributes``: DRAListTypeAttributes (list values; without it a list attribute fails
+        every selector on its device). ``multi_allocations``: the allocator hands the device's
+        ``allowMultipleAllocations`` to CEL (incubating does, stable does not: there it reads false).
+        kube-scheduler compiles selectors as stored expressions, so ``includes`` and
+        ``device.allowMultipleAllocations`` compile whatever the gates say."""
+        self.list_attributes = list_attributes
+        self.multi_allocations = multi_allocations
         self._compiled: dict[str, Selector | CelError] = {}
         self._domains: set[str] = set()
         self._version = 0
@@ -224,7 +241,8 @@ class CelEngine:
         if device._version != (self._token, self._version):
             device._version = (self._token, self._version)
             try:
-                variable = device.variable(self._domains)
+                variable = device.variable(self._domains, lists=self.list_attributes)
+                variable["allowMultipleAllocations"] = device.allow_multiple and self.multi_allocations
             except ValueError as exc:
                 device._context, device._error = None, str(exc)
             else:

@@ -103,7 +103,12 @@ def claim_problems(
             where = f"claim {claim.key} request {alternative.result_name}"
             device_class = classes.get(alternative.class_name)
             if device_class is None:
-                problems.append(f"{where}: device class {alternative.class_name!r} does not exist")
+                problems.append(
+                    f"claim {claim.key}, request {alternative.sub or alternative.request}: "
+                    "could not retrieve "
+                    f"device class {alternative.class_name}: deviceclasses.resource.k8s.io "
+                    f'"{alternative.class_name}" not found'
+                )
                 continue
             for source, expressions in (
                 (f"class {device_class.name}", device_class.selectors),

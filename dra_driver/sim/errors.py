@@ -1,10 +1,10 @@
 """The simulator's exceptions.
 
-Owns: ``SimError`` and its two kinds. ``CelError`` is a selector the simulator refuses or cannot
-compile (raised before any device is looked at); ``AllocationError`` is malformed input (a claim,
-class or slice that does not have the API shape) or a claim that cannot be allocated where the
-caller demanded an allocation. Every message names the object and the field. This module must
-never import anything.
+Owns: ``SimError`` and its three kinds. ``CelError`` is a selector the simulator refuses or cannot
+compile; ``AllocationError`` is malformed input (a claim, class or slice that does not have the API
+shape) or a claim that cannot be allocated where the caller demanded an allocation;
+``AllocatorError`` is what kube-scheduler's allocator itself fails with (same words). Every
+message names the object and the field. This module must never import anything.
 """
 
 from __future__ import annotations
@@ -28,6 +28,15 @@ class CelError(SimError):
 
 class AllocationError(SimError):
     """Bad input (names the object and field), or no allocation where one was required."""
+
+
+class AllocatorError(SimError):
+    """An error the upstream allocator returns (its words first): the scheduler stops trying the pod,
+    except for a ``node_local`` one, which only rules out this node."""
+
+    def __init__(self, message: str, *, node_local: bool = False) -> None:
+        super().__init__(message)
+        self.node_local = node_local
 
 
 def mapping(value: Any, where: str) -> Mapping[str, Any]:

@@ -66,14 +66,6 @@ class Explanation:
         return asdict(self)
 
 
-def _usage_without(usage: Usage, key: str) -> Usage:
-    copy = Usage()
-    for other, allocation in usage.claims.items():
-        if other != key:
-            copy.add(other, allocation)
-    return copy
-
-
 def explain_claim(
     claim: Mapping[str, Any], state: ClusterState, *, policy: Policy | str | None = None
 ) -> Explanation:
@@ -84,7 +76,7 @@ def explain_claim(
     existing = mapping(status.get("allocation"), f"claim {key}: status.allocation") or state.usage.claims.get(
         key
     )
-    usage = _usage_without(state.usage, key) if key in state.usage.claims else state.usage
+    usage = state.usage.copy_without(key) if key in state.usage.claims else state.usage
     notes = list(state.inventory.ignored)
     if state.default_classes:
         notes.insert(

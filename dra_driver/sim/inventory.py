@@ -1,19 +1,30 @@
-"""The devices of each node, as the allocator sees them: ResourceSlices grouped into pools.
+"""The devices each node can use, as the allocator sees them: ResourceSlices gathered into pools.
 
-Owns: ``Inventory`` (built from ResourceSlice dicts in API shape), ``Pool`` and ``DeviceEntry``.
-Rules (d-r-a ``structured/internal/*/pools.go``): slices are grouped by (driver, pool name); only
-the slices of a pool's highest ``generation`` count; a pool with fewer (or more) of those slices
-than ``resourceSliceCount`` is incomplete, one with duplicate device or counter-set names or a
-device consuming an unknown counter is invalid: both are kept with a reason and never allocated
-from. Slices are ordered by name within a pool and devices keep their slice order; pools are
-ordered by (driver, pool name). Only node-local slices (``spec.nodeName``) are simulated;
-``allNodes``/``nodeSelector``/``perDeviceNodeSelection`` slices are listed in ``ignored``.
-This module must never evaluate selectors or track usage.
+Owns: ``Inventory`` (built from ResourceSlice dicts in API shape), ``SliceEntry``, ``DeviceEntry``
+and ``Pool``. ``Inventory.pools(node)`` follows d-r-a ``GatherPools`` (structured/internal/
+{stable,incubating}/pools_*.go, v0.36.3) for the cluster's feature gates:
+
+* slices considered: the node's own slices, then every slice without ``nodeName`` or with shared
+  counters (stable: all slices, in input order); with DRAPartitionableDevices off, slices with
+  ``perDeviceNodeSelection`` or ``sharedCounters`` are skipped;
+* a slice belongs to the node when it has shared counters, or its ``nodeName``/``allNodes``/
+  ``nodeSelector`` matches, or (``perDeviceNodeSelection``) any of its devices matches; slices with
+  none of these are ignored;
+* per (driver, pool) only the highest generation counts; a pool is complete when it has as many
+  slices as the first one's ``resourceSliceCount``, counting, when the node sees fewer, all slices
+  of that generation on every node (a newer generation elsewhere makes the pool obsolete: dropped);
+* incomplete pools are kept (marked) without devices; invalid pools (duplicate device names among
+  the slices the node sees, duplicate counter sets, devices consuming unknown counter sets or
+  counters, also in slices of other nodes) are kept, without devices, with ``invalid`` set;
+* order: pools by (driver, pool name), pools with binding conditions after all others, slices by
+  name (stable: pools and slices in input order), devices in slice order.
+A slice that is malformed (no driver, pool, bad quantities) raises ``AllocationError``; a node
+selector that cannot be parsed raises ``AllocatorError`` (upstream fails the allocation). This
+module must never evaluate selectors or track usage.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -21,46 +32,59 @@ from typing import Any
 
 from dra_driver.sim.capacity import Capacity, parse_capacity
 from dra_driver.sim.cel_env import CelDevice
-from dra_driver.sim.errors import AllocationError
+from dra_driver.sim.errors import AllocationError, AllocatorError, mapping, sequence
+from dra_driver.sim.gates import DEFAULT_GATES, FeatureGates
+from dra_driver.sim.nodes import Node, NodeSelectorError, node_matches
 from dra_driver.sim.quantities import qty
 
 DeviceKey = tuple[str, str, str]
 """(driver, pool, device): a device's identity, as in an allocation result."""
 
+CounterSets = dict[str, dict[str, Decimal]]
+
 
 class DeviceEntry:
-    """One published device with its parsed capacities, counters and CEL input."""
+    """One published device with its parsed capacities, counters, node selection and CEL input."""
 
     __slots__ = (
+        "all_nodes",
         "allow_multiple",
+        "binding_conditions",
+        "binding_failure_conditions",
+        "binds_to_node",
         "capacity",
         "cel",
         "consumes",
         "driver",
         "key",
         "name",
-        "node",
+        "node_name",
+        "node_selector",
         "pool",
         "raw",
+        "slice",
         "slice_name",
         "taints",
     )
 
-    def __init__(self, raw: Mapping[str, Any], *, driver: str, pool: str, node: str, slice_name: str) -> None:
+    def __init__(self, raw: Mapping[str, Any], *, slice_entry: SliceEntry) -> None:
+        slice_name = slice_entry.name
+        raw = mapping(raw, f"ResourceSlice {slice_name!r}: a device")
         name = raw.get("name")
         if not isinstance(name, str) or not name:
-            raise AllocationError(f"ResourceSlice {slice_name!r}: a device has no name: {dict(raw)!r}")
+            raise AllocationError(f"ResourceSlice {slice_name!r}: a device has no name: {dict(raw)!r}"[:300])
         self.raw = raw
         self.name = name
-        self.driver = driver
-        self.pool = pool
-        self.node = node
+        self.slice = slice_entry
+        self.driver = slice_entry.driver
+        self.pool = slice_entry.pool
         self.slice_name = slice_name
-        self.key: DeviceKey = (driver, pool, name)
-        self.allow_multiple = bool(raw.get("allowMultipleAllocations", False))
+        self.key: DeviceKey = (self.driver, self.pool, name)
+        self.allow_multiple = raw.get("allowMultipleAllocations") is True
         try:
             self.capacity: dict[str, Capacity] = {
-                key: parse_capacity(name, key, entry) for key, entry in (raw.get("capacity") or {}).items()
+                key: parse_capacity(name, key, entry)
+                for key, entry in mapping(raw.get("capacity"), f"device {name!r} capacity").items()
             }
             self.consumes: tuple[tuple[str, dict[str, Decimal]], ...] = tuple(
                 (
@@ -70,13 +94,21 @@ class DeviceEntry:
                         for counter, c in (item.get("counters") or {}).items()
                     },
                 )
-                for item in raw.get("consumesCounters") or ()
+                for item in sequence(raw.get("consumesCounters"), f"device {name!r} consumesCounters")
             )
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise AllocationError(f"ResourceSlice {slice_name!r}: {exc}") from None
-        self.taints: tuple[Mapping[str, Any], ...] = tuple(raw.get("taints") or ())
+        self.taints: tuple[Mapping[str, Any], ...] = tuple(
+            sequence(raw.get("taints"), f"device {name!r} taints")
+        )
+        self.node_name: str | None = raw.get("nodeName")
+        self.all_nodes = raw.get("allNodes") is True
+        self.node_selector: Mapping[str, Any] | None = raw.get("nodeSelector")
+        self.binding_conditions: list[str] | None = raw.get("bindingConditions")
+        self.binding_failure_conditions: list[str] | None = raw.get("bindingFailureConditions")
+        self.binds_to_node = raw.get("bindsToNode") is True
         self.cel = CelDevice(
-            name, driver, raw.get("attributes") or {}, raw.get("capacity") or {}, self.allow_multiple
+            name, self.driver, raw.get("attributes") or {}, raw.get("capacity") or {}, self.allow_multiple
         )
 
     def attribute(self, qualified: str) -> Mapping[str, Any] | None:
@@ -85,8 +117,8 @@ class DeviceEntry:
         if qualified in attributes:
             found: Mapping[str, Any] = attributes[qualified]
             return found
-        domain, _, ident = qualified.rpartition("/")
-        if domain == self.driver and ident in attributes:
+        domain, sep, ident = qualified.partition("/")
+        if sep and domain == self.driver and ident in attributes:
             found = attributes[ident]
             return found  # noqa: RET504 - typed as Mapping on purpose
         return None
@@ -97,56 +129,168 @@ class DeviceEntry:
         return str(uuid.get("string")) if uuid and "string" in uuid else f"{self.pool}/{self.name}"
 
 
+class SliceEntry:
+    """One ResourceSlice: its pool membership, node selection, shared counters and devices."""
+
+    def __init__(self, obj: Mapping[str, Any], index: int) -> None:
+        obj = mapping(obj, "ResourceSlice")
+        self.name = str(mapping(obj.get("metadata"), "ResourceSlice metadata").get("name") or "<unnamed>")
+        where = f"ResourceSlice {self.name!r}"
+        spec = obj.get("spec")
+        if not isinstance(spec, Mapping):
+            raise AllocationError(f"{where}: spec is missing")
+        pool = spec.get("pool")
+        if not isinstance(spec.get("driver"), str) or not isinstance(pool, Mapping) or not pool.get("name"):
+            raise AllocationError(f"{where}: spec.driver and spec.pool.name are required")
+        for field_name in ("generation", "resourceSliceCount"):
+            value = pool.get(field_name, 0)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise AllocationError(f"{where}: spec.pool.{field_name} is not an integer")
+        self.index = index
+        self.driver: str = spec["driver"]
+        self.pool = str(pool["name"])
+        self.generation = int(pool.get("generation", 0))
+        self.count = int(pool.get("resourceSliceCount", 0))
+        self.node_name: str | None = spec.get("nodeName") or None
+        self.all_nodes = spec.get("allNodes") is True
+        self.node_selector: Mapping[str, Any] | None = spec.get("nodeSelector")
+        self.per_device: bool | None = spec.get("perDeviceNodeSelection")
+        self.shared_counters: list[tuple[str, dict[str, Decimal]]] = []
+        try:
+            for counter_set in sequence(spec.get("sharedCounters"), f"{where} spec.sharedCounters"):
+                set_name = str(counter_set.get("name"))
+                self.shared_counters.append(
+                    (
+                        set_name,
+                        {
+                            counter: qty(
+                                str(c["value"]), what=f"counter set {set_name!r} counter {counter!r}"
+                            )
+                            for counter, c in (counter_set.get("counters") or {}).items()
+                        },
+                    )
+                )
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise AllocationError(f"{where}: {exc}") from None
+        self.devices = [
+            DeviceEntry(raw, slice_entry=self)
+            for raw in sequence(spec.get("devices"), f"{where} spec.devices")
+        ]
+
+    @property
+    def pool_id(self) -> tuple[str, str]:
+        return (self.driver, self.pool)
+
+
 @dataclass
 class Pool:
-    """One (driver, pool) on a node: its current slices, devices and counter sets."""
+    """One (driver, pool) as one node sees it."""
 
     driver: str
     name: str
     node: str
     generation: int
-    slice_names: list[str]
+    slices: list[SliceEntry] = field(default_factory=list)
+    """Device slices that target the node (allocation order)."""
     devices: list[DeviceEntry] = field(default_factory=list)
-    counter_sets: dict[str, dict[str, Decimal]] = field(default_factory=dict)
-    problem: str | None = None
-    """Why nothing can be allocated from this pool (incomplete or invalid), or None."""
+    other_devices: list[DeviceEntry] = field(default_factory=list)
+    """Devices of the pool in slices that do not target the node (they still consume counters)."""
+    counter_sets: CounterSets = field(default_factory=dict)
+    incomplete: bool = False
+    invalid: str | None = None
+    slice_counts: tuple[int, int] | None = None
+    """For an incomplete pool: (slices of its generation, the resourceSliceCount they announce)."""
 
     @property
     def label(self) -> str:
         return f"{self.driver}/{self.name}"
 
+    @property
+    def slice_names(self) -> list[str]:
+        return [s.name for s in self.slices]
+
+    @property
+    def problem(self) -> str | None:
+        """Why nothing can be allocated from this pool (incomplete or invalid), or None."""
+        if self.incomplete:
+            seen, count = self.slice_counts or (0, 0)
+            return (
+                f"resource pool {self.label} is currently being updated (incomplete): generation "
+                f"{self.generation} has {seen} slice(s) but resourceSliceCount is {count}"
+            )
+        if self.invalid is not None:
+            return f"resource pool {self.label} is currently invalid: {self.invalid}"
+        return None
+
+    @property
+    def has_binding_conditions(self) -> bool:
+        return any(device.binding_conditions is not None for device in self.devices)
+
 
 class Inventory:
-    """Every simulated node's pools, built once from a list of ResourceSlice dicts."""
+    """Every slice of the cluster; per node the pools it sees (computed on demand, cached)."""
 
-    def __init__(self, slices: Iterable[Mapping[str, Any]]) -> None:
+    def __init__(
+        self,
+        slices: Iterable[Mapping[str, Any]],
+        *,
+        gates: FeatureGates = DEFAULT_GATES,
+        nodes: Mapping[str, Node] | None = None,
+    ) -> None:
+        self.gates = gates
+        self.slices = [SliceEntry(obj, index) for index, obj in enumerate(slices)]
         self.ignored: list[str] = []
-        grouped: dict[tuple[str, str], list[Mapping[str, Any]]] = defaultdict(list)
-        for obj in slices:
-            name, spec = _slice_parts(obj)
-            if not spec.get("nodeName"):
-                self.ignored.append(
-                    f"ResourceSlice {name!r} is not node-local (no spec.nodeName); not simulated"
+        self._nodes: dict[str, Node] = dict(nodes or {})
+        for entry in self.slices:
+            names = [entry.node_name] if entry.node_name else []
+            if entry.per_device:
+                names += [d.node_name for d in entry.devices if d.node_name]
+            for name in names:
+                self._nodes.setdefault(name, Node(name))
+            if (
+                not (
+                    entry.node_name or entry.all_nodes or entry.node_selector is not None or entry.per_device
                 )
-                continue
-            grouped[(spec["driver"], spec["pool"]["name"])].append(obj)
-        self._pools: dict[str, list[Pool]] = defaultdict(list)
+                and not entry.shared_counters
+            ):
+                self.ignored.append(
+                    f"ResourceSlice {entry.name!r} sets none of nodeName, allNodes, nodeSelector, "
+                    "perDeviceNodeSelection; the allocator ignores it"
+                )
+            elif not gates.partitionable_devices and (entry.per_device is not None or entry.shared_counters):
+                self.ignored.append(
+                    f"ResourceSlice {entry.name!r} uses perDeviceNodeSelection or sharedCounters, which "
+                    "need the DRAPartitionableDevices feature gate (off); the allocator ignores it"
+                )
+        self._pools: dict[str, list[Pool]] = {}
         self._devices: dict[DeviceKey, DeviceEntry] = {}
-        for (driver, pool_name), members in sorted(grouped.items()):
-            pool = _build_pool(driver, pool_name, members)
-            self._pools[pool.node].append(pool)
-            for device in pool.devices:
+        for entry in self.slices:
+            for device in entry.devices:
                 self._devices.setdefault(device.key, device)
 
     @property
     def nodes(self) -> list[str]:
-        return sorted(self._pools)
+        return sorted(self._nodes)
+
+    def node(self, name: str) -> Node:
+        return self._nodes.get(name) or Node(name)
 
     def pools(self, node: str) -> list[Pool]:
-        return self._pools.get(node, [])
+        """The pools ``node`` sees, in allocation order; AllocatorError for an unparsable node selector."""
+        found = self._pools.get(node)
+        if found is None:
+            found = gather_pools(self.slices, self.node(node), self.gates)
+            self._pools[node] = found
+        return found
 
     def all_pools(self) -> list[Pool]:
-        return [pool for node in self.nodes for pool in self._pools[node]]
+        result = []
+        for node in self.nodes:
+            try:
+                result.extend(self.pools(node))
+            except AllocatorError:
+                continue
+        return result
 
     def device(self, key: DeviceKey) -> DeviceEntry | None:
         return self._devices.get(key)
@@ -156,70 +300,129 @@ class Inventory:
         return [device for n in nodes for pool in self.pools(n) for device in pool.devices]
 
 
-def _slice_parts(obj: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
-    name = str((obj.get("metadata") or {}).get("name") or "<unnamed>")
-    spec = obj.get("spec")
-    if not isinstance(spec, Mapping):
-        raise AllocationError(f"ResourceSlice {name!r}: spec is missing")
-    pool = spec.get("pool")
-    if not isinstance(spec.get("driver"), str) or not isinstance(pool, Mapping) or not pool.get("name"):
-        raise AllocationError(f"ResourceSlice {name!r}: spec.driver and spec.pool.name are required")
-    for field_name in ("generation", "resourceSliceCount"):
-        if not isinstance(pool.get(field_name, 0), int):
-            raise AllocationError(f"ResourceSlice {name!r}: spec.pool.{field_name} is not an integer")
-    return name, spec
-
-
-def _build_pool(driver: str, pool_name: str, members: list[Mapping[str, Any]]) -> Pool:
-    generation = max(int(m["spec"]["pool"].get("generation", 0)) for m in members)
-    current = sorted(
-        (m for m in members if int(m["spec"]["pool"].get("generation", 0)) == generation),
-        key=lambda m: str((m.get("metadata") or {}).get("name") or ""),
-    )
-    names = [str((m.get("metadata") or {}).get("name") or "<unnamed>") for m in current]
-    nodes = {m["spec"]["nodeName"] for m in current}
-    pool = Pool(driver, pool_name, min(nodes), generation, names)
-    if len(nodes) > 1:
-        pool.problem = f"pool {driver}/{pool_name} is invalid: its slices name several nodes {sorted(nodes)}"
-    expected = {int(m["spec"]["pool"].get("resourceSliceCount", 1)) for m in current}
-    if pool.problem is None and expected != {len(current)}:
-        want = ", ".join(str(e) for e in sorted(expected))
-        pool.problem = (
-            f"pool {driver}/{pool_name} is incomplete: generation {generation} has {len(current)} slice(s) "
-            f"but resourceSliceCount is {want}"
-        )
-    for member, slice_name in zip(current, names, strict=True):
-        spec = member["spec"]
-        for counter_set in spec.get("sharedCounters") or ():
-            set_name = str(counter_set.get("name"))
-            if set_name in pool.counter_sets and pool.problem is None:
-                pool.problem = f"pool {driver}/{pool_name} is invalid: duplicate counter set {set_name!r}"
-            try:
-                pool.counter_sets[set_name] = {
-                    counter: qty(str(c["value"]), what=f"counter set {set_name!r} counter {counter!r}")
-                    for counter, c in (counter_set.get("counters") or {}).items()
-                }
-            except (ValueError, KeyError, TypeError) as exc:
-                raise AllocationError(f"ResourceSlice {slice_name!r}: {exc}") from None
-        for raw in spec.get("devices") or ():
-            pool.devices.append(
-                DeviceEntry(raw, driver=driver, pool=pool_name, node=pool.node, slice_name=slice_name)
+def gather_pools(slices: list[SliceEntry], node: Node, gates: FeatureGates) -> list[Pool]:
+    """d-r-a ``GatherPools`` for ``node`` (see the module docstring)."""
+    stable = gates.channel == "stable"
+    if stable:
+        considered = list(slices)
+    else:
+        own = [s for s in slices if s.node_name == node.name and not s.shared_counters]
+        considered = own + [s for s in slices if not s.node_name or s.shared_counters]
+    grouped: dict[tuple[str, str], list[SliceEntry]] = {}
+    for entry in considered:
+        if not gates.partitionable_devices and (entry.per_device is not None or entry.shared_counters):
+            continue
+        if entry.shared_counters:
+            relevant = True
+        elif entry.node_name or entry.all_nodes or entry.node_selector is not None:
+            relevant = _matches(
+                node, entry.node_name, entry.all_nodes, entry.node_selector, f"slice {entry.name}"
             )
-    _validate_devices(pool)
+        elif entry.per_device:
+            relevant = any(
+                _matches(
+                    node, d.node_name, d.all_nodes, d.node_selector, f"device {d.name} in slice {entry.name}"
+                )
+                for d in entry.devices
+            )
+        else:
+            continue
+        if relevant:
+            members = grouped.get(entry.pool_id)
+            if members is None or entry.generation > members[0].generation:
+                grouped[entry.pool_id] = [entry]
+            elif entry.generation == members[0].generation:
+                members.append(entry)
+    pools: list[Pool] = []
+    with_binding: list[Pool] = []
+    for (driver, pool_name), members in grouped.items():
+        first = members[0]
+        everywhere: list[SliceEntry] | None = None
+        if len(members) != first.count:
+            same = [s for s in slices if s.pool_id == (driver, pool_name)]
+            if any(s.generation > first.generation for s in same):
+                continue  # obsolete: a newer generation is being published elsewhere
+            everywhere = [s for s in same if s.generation == first.generation]
+            if len(everywhere) != first.count:
+                pools.append(
+                    Pool(
+                        driver,
+                        pool_name,
+                        node.name,
+                        first.generation,
+                        incomplete=True,
+                        slice_counts=(len(everywhere), first.count),
+                    )
+                )
+                continue
+        pool = _build_pool(driver, pool_name, node.name, members, everywhere, gates, stable)
+        if pool.invalid is not None:  # upstream keeps only the reason of an invalid pool
+            pool.slices, pool.devices, pool.other_devices, pool.counter_sets = [], [], [], {}
+        (with_binding if not stable and pool.has_binding_conditions else pools).append(pool)
+    if not stable:
+        pools.sort(key=lambda p: (p.driver, p.name))
+        with_binding.sort(key=lambda p: (p.driver, p.name))
+    return pools + with_binding
+
+
+def _matches(
+    node: Node, name: str | None, all_nodes: bool, selector: Mapping[str, Any] | None, what: str
+) -> bool:
+    try:
+        return node_matches(node, name, all_nodes, selector)
+    except NodeSelectorError as exc:
+        raise AllocatorError(
+            f"failed to perform node selection for {what}: failed to parse node selector: {exc}"
+        ) from None
+
+
+def _build_pool(  # noqa: PLR0917 - mirrors upstream buildPool's inputs
+    driver: str,
+    name: str,
+    node: str,
+    members: list[SliceEntry],
+    everywhere: list[SliceEntry] | None,
+    gates: FeatureGates,
+    stable: bool,
+) -> Pool:
+    members = list(members) if stable else sorted(members, key=lambda s: s.name)
+    pool = Pool(driver, name, node, members[0].generation)
+    if gates.partitionable_devices:
+        device_slices = [s for s in members if not s.shared_counters]
+        counter_slices = [s for s in members if s.shared_counters]
+    else:
+        device_slices, counter_slices = members, []
+    pool.slices = device_slices
+    pool.devices = [device for s in device_slices for device in s.devices]
+    seen: set[str] = set()
+    for device in pool.devices:
+        if device.name in seen:
+            pool.invalid = f"duplicate device name {device.name}"
+            return pool
+        seen.add(device.name)
+    if not gates.partitionable_devices:
+        return pool
+    for entry in counter_slices:
+        for set_name, counters in entry.shared_counters:
+            if set_name in pool.counter_sets:
+                pool.invalid = f"duplicate counter set name {set_name}"
+                return pool
+            pool.counter_sets[set_name] = counters
+    pool.invalid = _consumption_problem(pool.counter_sets, [d for s in members for d in s.devices])
+    if pool.invalid is not None or everywhere is None or len(everywhere) == len(members):
+        return pool
+    names = {s.name for s in members}
+    pool.other_devices = [d for s in everywhere if s.name not in names for d in s.devices]
+    pool.invalid = _consumption_problem(pool.counter_sets, pool.other_devices)
     return pool
 
 
-def _validate_devices(pool: Pool) -> None:
-    seen: set[str] = set()
-    for device in pool.devices:
-        problem = None
-        if device.name in seen:
-            problem = f"duplicate device name {device.name!r}"
-        seen.add(device.name)
+def _consumption_problem(counter_sets: CounterSets, devices: Iterable[DeviceEntry]) -> str | None:
+    for device in devices:
         for set_name, counters in device.consumes:
-            if set_name not in pool.counter_sets:
-                problem = f"device {device.name!r} consumes unknown counter set {set_name!r}"
-            elif missing := sorted(set(counters) - set(pool.counter_sets[set_name])):
-                problem = f"device {device.name!r} consumes unknown counters {missing} of set {set_name!r}"
-        if problem and pool.problem is None:
-            pool.problem = f"pool {pool.label} is invalid: {problem}"
+            if set_name not in counter_sets:
+                return f"counter set {set_name} not found"
+            for counter in counters:
+                if counter not in counter_sets[set_name]:
+                    return f"counter {counter} not found in counter set {set_name}"
+    return None

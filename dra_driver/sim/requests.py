@@ -35,6 +35,10 @@ class Alternative:
     admin_access: bool
     tolerations: tuple[Mapping[str, Any], ...]
     capacity: Mapping[str, Amount]
+    capacity_set: bool = False
+    """``capacity`` is present in the request (even empty): refused without DRAConsumableCapacity."""
+    admin_access_set: bool = False
+    """``adminAccess`` is present (even false): refused without DRAAdminAccess."""
 
     @property
     def mode(self) -> str:
@@ -212,6 +216,8 @@ def _alternative(raw: Mapping[str, Any], request: str, sub: str | None, where: s
         admin_access=bool(raw.get("adminAccess", False)),
         tolerations=tolerations,
         capacity=capacity,
+        capacity_set=raw.get("capacity") is not None,
+        admin_access_set=raw.get("adminAccess") is not None,
     )
 
 

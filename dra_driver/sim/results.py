@@ -1,14 +1,22 @@
 """``status.allocation`` exactly as kube-scheduler writes it, and ``reservedFor`` entries.
 
-Owns: ``build_allocation`` and ``reserve``. Results list one entry per device in the order the
-devices were picked (request order), with ``request`` (``<req>/<sub>`` for a sub-request),
-``driver``, ``pool``, ``device``, plus ``adminAccess: true``, the request's ``tolerations``,
-``bindingConditions``/``bindingFailureConditions`` of the device, and for devices with
-``allowMultipleAllocations`` a fresh ``shareID`` and ``consumedCapacity`` listing every capacity.
-``devices.config`` holds each used class's configs once (``FromClass``, with the requests using
-that class), then the claim's configs that name a chosen request or sub-request or no request
-(``FromClaim``); a config that applies to every request has its ``requests`` dropped. The node
-selector is one ``matchFields metadata.name In [node]`` term. This module must never search.
+Owns: ``build_allocation`` and ``reserve``. It follows the result part of d-r-a ``Allocate``
+(structured/internal/incubating/allocator_incubating.go, v0.36.3):
+
+* results: one entry per device in the order they were picked, with ``request`` (``<req>/<sub>``
+  for a sub-request), ``driver``, ``pool``, ``device``, ``adminAccess: true`` for admin access, the
+  request's ``tolerations``, for a device with ``allowMultipleAllocations`` (DRAConsumableCapacity)
+  a fresh ``shareID`` and, when the device has capacities, ``consumedCapacity`` for each, and (with
+  binding conditions enabled) the device's ``bindingConditions``/``bindingFailureConditions``;
+* ``devices.config``: per request in order, the chosen class's configs once (``FromClass``; a later
+  request with the same class is appended to their ``requests``), then each claim config: those
+  without ``requests`` once, the others once per request that they name (by request name, or the
+  chosen ``<req>/<sub>``), with ``requests`` as written;
+* ``nodeSelector``: a ``metadata.name In [node]`` term as soon as one device comes from a slice with
+  ``nodeName`` (or a device with ``nodeName`` under ``perDeviceNodeSelection``, or ``bindsToNode``);
+  otherwise the merged requirements of the devices' one-term node selectors, or none at all for
+  devices available on every node (more than one term is an ``AllocatorError``).
+This module must never search.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ import copy
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from dra_driver.sim.errors import AllocatorError
 from dra_driver.sim.requests import Alternative, ClaimSpec, DeviceClassInfo
 from dra_driver.sim.search import Picked
 
@@ -35,17 +44,22 @@ def build_allocation(
     classes: Mapping[str, DeviceClassInfo],
     node: str,
     new_share_id: Callable[[], str],
+    binding_conditions: bool = True,
 ) -> dict[str, Any]:
     """The allocation of ``claim`` from its picks; ``chosen`` maps request index → alternative."""
-    results = [_result(p, new_share_id) for p in picked]
+    results = [_result(p, new_share_id, binding_conditions) for p in picked]
     config = _configs(claim, chosen, classes)
     devices: dict[str, Any] = {"results": results}
     if config:
         devices["config"] = config
-    return {"devices": devices, "nodeSelector": node_selector(node)}
+    allocation: dict[str, Any] = {"devices": devices}
+    selector = _node_selector(claim, picked, node)
+    if selector is not None:
+        allocation["nodeSelector"] = selector
+    return allocation
 
 
-def _result(picked: Picked, new_share_id: Callable[[], str]) -> dict[str, Any]:
+def _result(picked: Picked, new_share_id: Callable[[], str], binding_conditions: bool) -> dict[str, Any]:
     device = picked.device
     alternative = picked.alternative
     result: dict[str, Any] = {
@@ -58,14 +72,16 @@ def _result(picked: Picked, new_share_id: Callable[[], str]) -> dict[str, Any]:
         result["adminAccess"] = True
     if alternative.tolerations:
         result["tolerations"] = [dict(t) for t in alternative.tolerations]
-    for field in ("bindingConditions", "bindingFailureConditions"):
-        if device.raw.get(field):
-            result[field] = list(device.raw[field])
-    if picked.consumed is not None:
+    if binding_conditions:
+        for field in ("bindingConditions", "bindingFailureConditions"):
+            if device.raw.get(field):
+                result[field] = list(device.raw[field])
+    if picked.shared:
         result["shareID"] = new_share_id()
-        result["consumedCapacity"] = {
-            name: amount.formatted() for name, amount in sorted(picked.consumed.items())
-        }
+        if picked.consumed:
+            result["consumedCapacity"] = {
+                name: amount.formatted() for name, amount in sorted(picked.consumed.items())
+            }
     return result
 
 
@@ -84,26 +100,69 @@ def _configs(
                 entry["requests"].append(alternative.result_name)
             continue
         added = [
-            {"source": "FromClass", "requests": [alternative.result_name], **copy.deepcopy(dict(config))}
+            {"source": "FromClass", "requests": [alternative.result_name], **_body(config)}
             for config in device_class.config
         ]
         class_entries[device_class.name] = added
         entries.extend(added)
-    names = {request.name for request in claim.requests} | {a.result_name for a in chosen.values()}
     for config in claim.config:
         wanted = list(config.get("requests") or ())
-        if wanted and not set(wanted) & names:
+        if not wanted:
+            entries.append({"source": "FromClaim", **_body(config)})
             continue
-        body = {k: copy.deepcopy(v) for k, v in config.items() if k != "requests"}
-        entries.append({"source": "FromClaim", **({"requests": wanted} if wanted else {}), **body})
-    for entry in entries:
-        requests = entry.get("requests")
-        if requests and all(
-            request.name in requests or chosen[i].result_name in requests
-            for i, request in enumerate(claim.requests)
-        ):
-            del entry["requests"]
+        for index, request in enumerate(claim.requests):
+            alternative = chosen[index]
+            if request.name in wanted or (alternative.sub is not None and alternative.result_name in wanted):
+                entries.append({"source": "FromClaim", "requests": list(wanted), **_body(config)})
     return entries
+
+
+def _body(config: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: copy.deepcopy(v) for k, v in config.items() if k not in ("requests", "source")}
+
+
+def _node_selector(claim: ClaimSpec, picked: Sequence[Picked], node: str) -> dict[str, Any] | None:
+    fields: list[Mapping[str, Any]] = []
+    expressions: list[Mapping[str, Any]] = []
+    for pick in picked:
+        device = pick.device
+        if device.slice.per_device:
+            name, selector = device.node_name, device.node_selector
+        else:
+            name, selector = device.slice.node_name, device.slice.node_selector
+        if name is not None or device.binds_to_node:
+            return node_selector(node)
+        if selector is None:
+            continue
+        terms = list(selector.get("nodeSelectorTerms") or ())
+        if len(terms) > 1:
+            raise AllocatorError(
+                f"create NodeSelector for claim {claim.name}: unsupported ResourceSlice.NodeSelector with "
+                f"{len(terms)} terms"
+            )
+        if terms:
+            _merge(terms[0].get("matchFields") or (), fields)
+            _merge(terms[0].get("matchExpressions") or (), expressions)
+    if not fields and not expressions:
+        return None
+    term: dict[str, Any] = {}
+    if expressions:
+        term["matchExpressions"] = [copy.deepcopy(dict(r)) for r in expressions]
+    if fields:
+        term["matchFields"] = [copy.deepcopy(dict(r)) for r in fields]
+    return {"nodeSelectorTerms": [term]}
+
+
+def _merge(new: Sequence[Mapping[str, Any]], into: list[Mapping[str, Any]]) -> None:
+    for requirement in new:
+        values = set(requirement.get("values") or ())
+        if not any(
+            r.get("key") == requirement.get("key")
+            and r.get("operator") == requirement.get("operator")
+            and set(r.get("values") or ()) == values
+            for r in into
+        ):
+            into.append(requirement)
 
 
 def reserve(claim: Mapping[str, Any], pod: Mapping[str, Any] | tuple[str, str]) -> dict[str, Any]:

@@ -1,10 +1,12 @@
 """What allocated claims already hold: the committed usage the allocator works against.
 
-Owns: ``Usage``. It follows kube-scheduler's allocated state: a result with ``adminAccess`` holds
-nothing; a result with a ``shareID`` adds its ``consumedCapacity`` to the device's aggregated
-capacity (the device stays available to further shares); any other result makes the device
-allocated (unavailable). A device that is allocated or shared consumes its ``consumesCounters``
-once (``counters.py`` does that sum). This module must never decide whether a new request fits.
+Owns: ``Usage``. It follows kube-scheduler's allocated state (``GatherAllocatedState`` in
+dra_manager.go, ``foreachAllocatedDevice`` in allocateddevices.go): a result with ``adminAccess``
+holds nothing; with DRAConsumableCapacity on (``consumable_capacity``), a result with a ``shareID``
+is a share (the device stays available to further shares) and its ``consumedCapacity``, when
+present, adds to the device's aggregated capacity; any other result (and every result when the
+gate is off) makes the device allocated (unavailable). A device that is allocated or shared
+consumes its ``consumesCounters`` once. This module must never decide whether a new request fits.
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ from dra_driver.sim.quantities import qty
 class Usage:
     """Devices held by allocated claims, keyed by (driver, pool, device)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, consumable_capacity: bool = True) -> None:
+        self.consumable_capacity = consumable_capacity
         self.exclusive: dict[DeviceKey, str] = {}
         """Device → the claim (``ns/name``) that holds it."""
         self.shared: dict[DeviceKey, dict[str, Decimal]] = {}
-        """Device → aggregated consumed capacity of all its shares."""
+        """Device → aggregated consumed capacity of its shares (only shares that list one)."""
         self.sharers: dict[DeviceKey, list[str]] = defaultdict(list)
         """Device → claims holding a share (one entry per share)."""
         self.admin: dict[DeviceKey, list[str]] = defaultdict(list)
@@ -44,11 +47,17 @@ class Usage:
             key: DeviceKey = (str(result["driver"]), str(result["pool"]), str(result["device"]))
             if result.get("adminAccess"):
                 self.admin[key].append(claim_key)
-            elif result.get("shareID"):
-                total = self.shared.setdefault(key, {})
-                for name, text in (result.get("consumedCapacity") or {}).items():
-                    amount = qty(str(text), what=f"claim {claim_key} result #{i} consumedCapacity {name!r}")
-                    total[name] = total.get(name, Decimal(0)) + amount
+            elif result.get("shareID") and self.consumable_capacity:
+                consumed = result.get("consumedCapacity")
+                if consumed is not None:
+                    total = self.shared.setdefault(key, {})
+                    for name, text in mapping(
+                        consumed, f"claim {claim_key} result #{i} consumedCapacity"
+                    ).items():
+                        amount = qty(
+                            str(text), what=f"claim {claim_key} result #{i} consumedCapacity {name!r}"
+                        )
+                        total[name] = total.get(name, Decimal(0)) + amount
                 self.sharers[key].append(claim_key)
             else:
                 self.exclusive[key] = claim_key
@@ -64,13 +73,14 @@ class Usage:
             key: DeviceKey = (str(result["driver"]), str(result["pool"]), str(result["device"]))
             if result.get("adminAccess"):
                 self.admin[key].remove(claim_key)
-            elif result.get("shareID"):
+            elif result.get("shareID") and self.consumable_capacity:
                 total = self.shared.get(key, {})
                 for name, text in (result.get("consumedCapacity") or {}).items():
                     total[name] = total.get(name, Decimal(0)) - qty(str(text), what="consumedCapacity")
                 self.sharers[key].remove(claim_key)
                 if not self.sharers[key]:
                     self.shared.pop(key, None)
+                    del self.sharers[key]
             elif self.exclusive.get(key) == claim_key:
                 del self.exclusive[key]
         self.version += 1
@@ -82,7 +92,15 @@ class Usage:
 
     def is_allocated(self, key: DeviceKey) -> bool:
         """Whether the device consumes its counters: allocated exclusively or shared at least once."""
-        return key in self.exclusive or key in self.shared
+        return key in self.exclusive or bool(self.sharers.get(key)) or key in self.shared
+
+    def copy_without(self, claim_key: str) -> Usage:
+        """The same usage without ``claim_key``'s allocation."""
+        copy = Usage(consumable_capacity=self.consumable_capacity)
+        for other, allocation in self.claims.items():
+            if other != claim_key:
+                copy.add(other, allocation)
+        return copy
 
 
 def _results(claim_key: str, allocation: Mapping[str, Any]) -> list[Mapping[str, Any]]:

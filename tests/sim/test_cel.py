@@ -56,7 +56,7 @@ CAP = 'device.capacity["gpu.example.com"]'
     ],
 )
 def test_expressions(expression: str, expected: bool) -> None:
-    engine = CelEngine()
+    engine = CelEngine(list_attributes=True)
     match = engine.evaluate(engine.compile(expression), DEVICE)
     assert match.error is None
     assert match.matched is expected
@@ -75,14 +75,14 @@ def test_expressions(expression: str, expected: bool) -> None:
     ],
 )
 def test_runtime_errors_are_never_true(expression: str, error: str) -> None:
-    engine = CelEngine()
+    engine = CelEngine(list_attributes=True)
     match = engine.evaluate(engine.compile(expression), DEVICE)
     assert match.matched is False
     assert error in (match.error or "")
 
 
 def test_short_circuit_absorbs_errors() -> None:
-    engine = CelEngine()
+    engine = CelEngine(list_attributes=True)
     assert engine.evaluate(engine.compile(f"false && {A}.missing == 1"), DEVICE).matched is False
     assert engine.evaluate(engine.compile(f'"missing" in {A} && {A}.missing == 1'), DEVICE).error is None
 
@@ -103,7 +103,7 @@ def test_short_circuit_absorbs_errors() -> None:
 def test_refused_at_compile_time(expression: str, message: str) -> None:
     with pytest.raises(CelError, match=message):
         check_expression(expression)
-    engine = CelEngine()
+    engine = CelEngine(list_attributes=True)
     with pytest.raises(CelError, match=message):
         engine.compile(expression)
     with pytest.raises(CelError, match=message):  # the refusal is cached, and raised again
@@ -111,7 +111,7 @@ def test_refused_at_compile_time(expression: str, message: str) -> None:
 
 
 def test_compiled_programs_and_contexts_are_cached() -> None:
-    engine = CelEngine()
+    engine = CelEngine(list_attributes=True)
     first = engine.compile('device.driver == "gpu.example.com"')
     assert engine.compile('device.driver == "gpu.example.com"') is first
     device = CelDevice("d", "gpu.example.com", {"a": {"int": 1}}, {}, False)
@@ -126,8 +126,22 @@ def test_compiled_programs_and_contexts_are_cached() -> None:
 
 
 def test_malformed_device_values_are_errors() -> None:
-    engine = CelEngine()
+    engine = CelEngine(list_attributes=True)
     device = CelDevice("bad", "gpu.example.com", {"ver": {"version": "01.2"}}, {}, False)
     match = engine.evaluate(engine.compile("true"), device)
     assert match.matched is False
-    assert "device 'bad' attribute 'ver'" in (match.error or "")
+    assert "attribute ver: parse semantic version" in (match.error or "")
+
+
+def test_list_attributes_need_the_gate() -> None:
+    """DRAListTypeAttributes off (1.36 default): a list attribute makes every selector on the device
+    fail with upstream's "unsupported attribute value" (k8s.io/dynamic-resource-allocation
+    cel/compile.go, getAttributeValue). Selectors are compiled as stored expressions there, so
+    ``includes`` and ``device.allowMultipleAllocations`` still compile."""
+    engine = CelEngine(list_attributes=False, multi_allocations=False)
+    match = engine.evaluate(engine.compile('device.driver == "gpu.example.com"'), DEVICE)
+    assert match == type(match)(False, "attribute tags: unsupported attribute value")
+    engine.compile(f'{A}.model.includes("x")')
+    engine.compile("device.allowMultipleAllocations")
+    stable = CelEngine(list_attributes=True, multi_allocations=False)  # stable's cel.Device lacks it
+    assert stable.evaluate(stable.compile("device.allowMultipleAllocations"), DEVICE).matched is False

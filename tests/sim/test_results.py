@@ -102,11 +102,13 @@ def test_configs_class_first_then_claim() -> None:
     ]
 
 
-def test_class_config_for_every_request_drops_requests() -> None:
+def test_class_config_lists_every_request_of_the_class() -> None:
+    """Upstream adds a class's configs once and appends each later request of that class
+    (d-r-a structured/internal/incubating/allocator_incubating.go, "Populate configs")."""
     opaque = {"opaque": {"driver": "gpu.example.com", "parameters": {"kind": "A"}}}
     gpu = device_class("gpu", 'device.driver == "gpu.example.com"', config=[opaque])
     allocation = allocate_claim(claim("c", exact("a"), exact("b")), FOUR, node="n1", classes=[gpu])
-    assert allocation["devices"]["config"] == [{"source": "FromClass", **opaque}]
+    assert allocation["devices"]["config"] == [{"source": "FromClass", "requests": ["a", "b"], **opaque}]
 
 
 def test_tolerations_are_copied() -> None:
@@ -192,4 +194,7 @@ def test_malformed_claims_name_the_field(body: dict[str, Any], message: str) -> 
 def test_unknown_class_is_pending() -> None:
     outcome = ClusterState(FOUR, [GPU_CLASS]).place_pod([claim("c", exact("r", cls="nope"))])
     assert isinstance(outcome, Pending)
-    assert "device class 'nope' does not exist" in outcome.message
+    assert (
+        'could not retrieve device class nope: deviceclasses.resource.k8s.io "nope" not found'
+        in outcome.message
+    )
