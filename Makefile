@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: demo test lint typecheck layers unit bench bench-quick k8s
+.PHONY: demo test lint typecheck layers unit bench bench-quick k8s oracle sim-long
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,19 @@ demo: $(BIN)/.installed
 k8s: $(BIN)/.installed
 	$(BIN)/python tools/build_k8s.py
 
+# kube-scheduler's allocator as an oracle for the simulator's differential tests (tools/k8s/cmd/
+# alloc-oracle): a small build of its own into ~/.cache/hdra/alloc-oracle/<key>/, done before the
+# control plane so it never waits for it. A failed build does not stop `make test`; the
+# differential tests then fail with the cause.
+oracle: $(BIN)/.installed
+	$(BIN)/python -m tests.support.oracle build
+
+# The differential test's long profile (10,000 cases); prints cases and disagreements.
+sim-long: oracle
+	HDRA_DIFF_PROFILE=long $(BIN)/pytest -q -s -p no:cacheprovider tests/sim/differential
+
 unit: $(BIN)/.installed
+	-$(BIN)/python -m tests.support.oracle build
 	-$(BIN)/python tools/build_k8s.py
 	$(BIN)/pytest -q
 

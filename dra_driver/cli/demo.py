@@ -32,6 +32,7 @@ from dra_driver.devices.registry import DRIVER_FOR_BACKEND
 from dra_driver.kube import KubeClient, KubeError
 from dra_driver.kube.features import DEFAULT_VERSION, FeatureGate, KubeVersion, parse_feature_gates
 from dra_driver.sim import Policy
+from dra_driver.sim.gates import FeatureGates
 from dra_driver.slices import SharingMode, SliceOptions
 
 # (node, mock profile, driver): three NVIDIA-like nodes, and one node each of two other vendors.
@@ -109,7 +110,10 @@ def run(args: argparse.Namespace) -> int:
             workloads = builtin_workloads(nvidia_like[0].driver, _pinned_card(nvidia_like), style)
             drivers = {n.driver for n in nodes}
             workloads += [w for w in vendor_workloads(style) if set(w.drivers()) <= drivers]
-            result: DemoRun = run_workloads(client, nodes, workloads=workloads, policy=Policy(args.policy))
+            sim_gates = FeatureGates.for_version(str(version), args.feature_gates)
+            result: DemoRun = run_workloads(
+                client, nodes, workloads=workloads, policy=Policy(args.policy), gates=sim_gates
+            )
         except (BackendError, KubeError, ValueError) as exc:
             raise CommandError(f"demo failed: {exc}") from exc
         finally:

@@ -22,6 +22,7 @@ from dra_driver.kube.quantity import MIB, parse_quantity
 from dra_driver.prepare import ClaimRef
 from dra_driver.rules import CORES, MEMORY
 from dra_driver.sim import AllocationError, CardUse, ClusterState, Pending, Placement, Policy, reserve
+from dra_driver.sim.gates import FeatureGates
 
 NAMESPACE = "default"
 
@@ -62,7 +63,12 @@ class DemoRun:
 
 
 def run_workloads(
-    client: KubeClient, nodes: list[DemoNode], *, workloads: list[Workload], policy: Policy
+    client: KubeClient,
+    nodes: list[DemoNode],
+    *,
+    workloads: list[Workload],
+    policy: Policy,
+    gates: FeatureGates | None = None,
 ) -> DemoRun:
     for driver in sorted({node.driver for node in nodes}):
         _create_device_class(client, driver)
@@ -74,7 +80,7 @@ def run_workloads(
         c.model_dump(by_alias=True, exclude_none=True, mode="json")
         for c in client.device_classes.list().items
     ]
-    state = ClusterState(slices=slices, classes=classes)
+    state = ClusterState(slices=slices, classes=classes, gates=gates or FeatureGates.for_version())
     by_name = {node.name: node for node in nodes}
     pods = [_run_one(client, state, by_name, workload, policy=policy) for workload in workloads]
     return DemoRun(nodes=nodes, pods=pods, cards=state.card_uses())

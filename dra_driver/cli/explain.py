@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from dra_driver.cli.common import CommandError
-from dra_driver.cli.sim_inputs import build_state, gather, read_files
+from dra_driver.cli.sim_inputs import add_gate_arguments, build_state, gates_from, gather, read_files
 from dra_driver.rules.regions import ONE_NAMESPACE_FIX, intercepted_requests
 from dra_driver.sim import Policy, SimError, explain_claim, render_explanation
 from dra_driver.sim.placement import claim_key
@@ -43,6 +43,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         default=Policy.FIRST_FIT.value,
         help="node and card order: first-fit (default: published order, nodes by name), binpack or spread",
     )
+    add_gate_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     parser.set_defaults(run=run)
 
@@ -50,6 +51,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def run(args: argparse.Namespace) -> int:
     if bool(args.name) == bool(args.claim):
         raise CommandError("name the claim either as NS/NAME or with --claim FILE (exactly one)")
+    gates = gates_from(args)
     inputs = gather(args)
     candidates = inputs.allocated_claims + inputs.pending_claims
     if args.claim:
@@ -69,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         claim = matches[0]
     key = claim_key(claim)
     inputs.allocated_claims = [c for c in inputs.allocated_claims if claim_key(c) != key]
-    state = build_state(inputs)
+    state = build_state(inputs, gates=gates)
     try:
         explanation = explain_claim(claim, state, policy=args.policy)
     except SimError as exc:

@@ -29,6 +29,7 @@ from dra_driver.kube import KubeError
 from dra_driver.parameters.drivers import HDRA_DRIVERS
 from dra_driver.sim import ClusterState, SimError
 from dra_driver.sim.documents import Objects, by_kind, load_objects
+from dra_driver.sim.gates import KUBE_VERSIONS, FeatureGateError, FeatureGates
 from dra_driver.sim.placement import claim_key
 from dra_driver.sim.workloads import PodClaims, claims_for_pod, expand_pods
 from dra_driver.webhook import Denial, convert_pod
@@ -182,14 +183,41 @@ def group_pods(claims: Sequence[dict[str, Any]]) -> list[Unit]:
     return [Unit(pod, claims) for pod, claims in pods.items()]
 
 
-def build_state(inputs: Inputs, seed: int | None = None) -> ClusterState:
+def add_gate_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--kube-version`` and ``--feature-gates``: the cluster whose scheduler is simulated."""
+    parser.add_argument(
+        "--kube-version",
+        choices=KUBE_VERSIONS,
+        default=None,
+        help="simulate kube-scheduler of this version with its default feature gates (default 1.36)",
+    )
+    parser.add_argument(
+        "--feature-gates",
+        default="",
+        metavar="A=true,B=false",
+        help="override DRA feature gates of that version, e.g. DRAConsumableCapacity=false",
+    )
+
+
+def gates_from(args: argparse.Namespace) -> FeatureGates:
+    try:
+        return FeatureGates.for_version(
+            getattr(args, "kube_version", None), getattr(args, "feature_gates", "")
+        )
+    except FeatureGateError as exc:
+        raise CommandError(str(exc)) from exc
+
+
+def build_state(inputs: Inputs, seed: int | None = None, gates: FeatureGates | None = None) -> ClusterState:
     try:
         return ClusterState(
             inputs.objects.slices,
             inputs.objects.classes or None,
             namespaces=inputs.objects.namespaces,
             claims=inputs.allocated_claims,
+            nodes=inputs.objects.nodes,
             seed=seed,
+            gates=gates or FeatureGates.for_version(),
         )
     except SimError as exc:
         raise CommandError(str(exc)) from exc

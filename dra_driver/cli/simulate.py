@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from dra_driver.cli.common import CommandError, format_table
-from dra_driver.cli.sim_inputs import build_state, gather
+from dra_driver.cli.sim_inputs import add_gate_arguments, build_state, gates_from, gather
 from dra_driver.kube.quantity import MIB, parse_quantity
 from dra_driver.rules import CAPACITY_NAMES
 from dra_driver.sim import ClusterState, Pending, Placement, Policy, SimError
@@ -48,6 +48,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="node and card order: first-fit (default: published order, nodes by name), binpack or spread",
     )
     parser.add_argument("--seed", type=int, default=None, help="seed for reproducible share IDs")
+    add_gate_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     parser.set_defaults(run=run)
 
@@ -76,12 +77,13 @@ def _number(value: Decimal) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    gates = gates_from(args)
     inputs = gather(args)
     if not inputs.units and not args.kubeconfig:
         raise CommandError(
             "nothing to place: --claims gave no pending ResourceClaims and no pods with resource claims"
         )
-    state = build_state(inputs, args.seed)
+    state = build_state(inputs, args.seed, gates)
     policy = Policy.parse(args.policy)
     # The latest version of every claim: a claim shared by several pods is allocated by the first.
     latest = {claim_key(c): c for c in inputs.allocated_claims + inputs.pending_claims}
@@ -114,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
     notes = inputs.notes + state.inventory.ignored
     if args.json:
         report = {
+            "kubernetes": gates.version,
+            "featureGates": sorted(gates.enabled),
             "policy": policy.value,
             "notes": notes,
             "placed": placed,

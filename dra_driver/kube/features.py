@@ -1,7 +1,10 @@
 """Kubernetes versions and the DRA feature gates hdra cares about.
 
 Owns: the supported minor versions, the default state of each DRA feature gate per version
-(reference/dra-api.md section 1.7), and parsing of ``--feature-gates`` strings. It must never talk
+(reference/dra-api.md section 1.7; checked against the versioned specs in k8s.io/kubernetes
+pkg/features/kube_features.go v1.36.3, which also give the gates locked to their default, the
+gates that do not exist yet in a version, and the dependencies), and parsing of ``--feature-gates``
+strings, refusing what kube-scheduler refuses. It must never talk
 to an API server: both the dev cluster (to emulate dropped fields) and the slice builder (to know
 which fields a server keeps) read these tables.
 """
@@ -55,6 +58,7 @@ class FeatureGate(StrEnum):
     DRA_EXTENDED_RESOURCE = "DRAExtendedResource"
     DRA_RESOURCE_CLAIM_DEVICE_STATUS = "DRAResourceClaimDeviceStatus"
     DRA_DEVICE_BINDING_CONDITIONS = "DRADeviceBindingConditions"
+    DRA_LIST_TYPE_ATTRIBUTES = "DRAListTypeAttributes"
 
 
 # Defaults per release (alpha = off, beta/GA = on), from reference/dra-api.md section 1.7.
@@ -88,8 +92,17 @@ _DEFAULTS: dict[KubeVersion, dict[FeatureGate, bool]] = {
         FeatureGate.DRA_EXTENDED_RESOURCE: True,
         FeatureGate.DRA_RESOURCE_CLAIM_DEVICE_STATUS: True,
         FeatureGate.DRA_DEVICE_BINDING_CONDITIONS: True,
+        FeatureGate.DRA_LIST_TYPE_ATTRIBUTES: False,
     },
 }
+
+_INTRODUCED = {FeatureGate.DRA_LIST_TYPE_ATTRIBUTES: KubeVersion(1, 36)}
+"""Gates that do not exist before a version (kube_features.go: their first versioned spec)."""
+
+_LOCKED = {(KubeVersion(1, 36), FeatureGate.DRA_ADMIN_ACCESS)}
+"""(version, gate) pairs locked to their default (``LockToDefault``: GA)."""
+
+_DEPENDENCIES = {FeatureGate.DRA_DEVICE_BINDING_CONDITIONS: (FeatureGate.DRA_RESOURCE_CLAIM_DEVICE_STATUS,)}
 
 
 def default_feature_gates(version: KubeVersion) -> dict[FeatureGate, bool]:
@@ -119,5 +132,20 @@ def parse_feature_gates(text: str, version: KubeVersion) -> dict[FeatureGate, bo
         lowered = value.strip().lower()
         if lowered not in ("true", "false"):
             raise ValueError(f"invalid value {value!r} for feature gate {gate.value}: expected true or false")
-        gates[gate] = lowered == "true"
+        enabled = lowered == "true"
+        if gate not in gates:
+            raise ValueError(
+                f"cannot set feature gate {gate.value} to {lowered}: it does not exist in Kubernetes "
+                f"{version} (added in {_INTRODUCED[gate]})"
+            )
+        if (version, gate) in _LOCKED and enabled != gates[gate]:
+            default = str(gates[gate]).lower()
+            raise ValueError(
+                f"cannot set feature gate {gate.value} to {lowered}, feature is locked to {default}"
+            )
+        gates[gate] = enabled
+    for gate, needs in _DEPENDENCIES.items():
+        missing = [need.value for need in needs if not gates.get(need, False)]
+        if gates.get(gate, False) and missing:
+            raise ValueError(f"feature gate {gate.value} depends on {', '.join(missing)}, which is disabled")
     return gates

@@ -63,6 +63,8 @@ class Objects:
     templates: list[dict[str, Any]] = field(default_factory=list)
     workloads: list[dict[str, Any]] = field(default_factory=list)
     namespaces: dict[str, dict[str, str]] = field(default_factory=dict)
+    nodes: list[dict[str, Any]] = field(default_factory=list)
+    """Node objects: their labels are what slices' and devices' node selectors match."""
     other: list[str] = field(default_factory=list)
 
 
@@ -86,6 +88,8 @@ def by_kind(objects: Iterable[Mapping[str, Any]]) -> Objects:
             found.workloads.append(dict(obj))
         elif kind == "Namespace":
             found.namespaces[str(meta.get("name"))] = dict(meta.get("labels") or {})
+        elif kind == "Node":
+            found.nodes.append(dict(obj))
         else:
             found.other.append(f"{kind}/{meta.get('name')}")
     return found

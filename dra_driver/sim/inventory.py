@@ -262,6 +262,17 @@ class Inventory:
                     f"ResourceSlice {entry.name!r} uses perDeviceNodeSelection or sharedCounters, which "
                     "need the DRAPartitionableDevices feature gate (off); the allocator ignores it"
                 )
+        if not gates.consumable_capacity and any(d.allow_multiple for s in self.slices for d in s.devices):
+            self.ignored.append(
+                f"DRAConsumableCapacity is off in this cluster (Kubernetes {gates.version}): consumable "
+                "capacity does not exist there, so a device with allowMultipleAllocations is allocated "
+                "whole, to one claim at a time, and capacity requests are not honoured"
+                + (
+                    " (they are ignored)"
+                    if gates.channel == "stable"
+                    else " (a claim that makes them fails with an error)"
+                )
+            )
         self._pools: dict[str, list[Pool]] = {}
         self._devices: dict[DeviceKey, DeviceEntry] = {}
         for entry in self.slices:

@@ -208,3 +208,38 @@ def test_simulate_and_explain_from_a_cluster(tmp_path: Path, capsys: pytest.Capt
         assert "ops/in-cluster" in capsys.readouterr().out
         assert _run(["explain", "ops/in-cluster", "--kubeconfig", str(kubeconfig)]) == 0
         assert '`device.attributes["mock.hdra.io"].productName == "H100"` is false' in capsys.readouterr().out
+
+
+def test_simulate_kube_version_1_34_explains_consumable_capacity_is_off(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A capacity-mode slice (allowMultipleAllocations) under 1.34: the gate is off there, so the
+    run says so and each card goes whole to one claim (stable allocator: capacity requests ignored)."""
+    slices = _write(tmp_path / "slices.yaml", mock_slices("node-a", "a100x4"))
+    claims = _write(
+        tmp_path / "claims.yaml",
+        [claim(f"c{i}", exact("gpu", capacity={"memory": "10Gi"})) for i in range(5)],
+    )
+    argv = ["simulate", "--slices", str(slices), "--claims", str(claims), "--json", "--seed", "1"]
+    assert _run([*argv, "--kube-version", "1.34"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["kubernetes"] == "1.34"
+    assert "DRAConsumableCapacity" not in report["featureGates"]
+    assert any("DRAConsumableCapacity is off in this cluster (Kubernetes 1.34)" in n for n in report["notes"])
+    devices = [d["device"] for p in report["placed"] for c in p["claims"] for d in c["devices"]]
+    assert len(devices) == 4 == len(set(devices))  # four cards, one claim each; the fifth pends
+    assert len(report["pending"]) == 1
+    assert _run([*argv, "--kube-version", "1.36"]) == 0
+    shared = json.loads(capsys.readouterr().out)
+    assert len(shared["placed"]) == 5 and not shared["pending"]
+    assert not any("DRAConsumableCapacity is off" in n for n in shared["notes"])
+
+
+def test_feature_gate_errors_are_one_line(slices_file: Path) -> None:
+    for flags, message in (
+        (["--feature-gates", "DRAAdminAccess=false"], "locked to true"),
+        (["--kube-version", "1.35", "--feature-gates", "DRAListTypeAttributes=true"], "does not exist"),
+        (["--feature-gates", "Nope=true"], "unknown feature gate 'Nope'"),
+    ):
+        with pytest.raises(CommandError, match=message):
+            _run(["simulate", "--slices", str(slices_file), *flags])

@@ -24,7 +24,7 @@ from typing import IO, Any
 REPO = Path(__file__).resolve().parents[2]
 MODULE = REPO / "tools" / "k8s"
 COMMAND = MODULE / "cmd" / "alloc-oracle"
-CACHE = Path(os.environ.get("HDRA_CACHE", Path.home() / ".cache" / "hdra")) / "alloc-oracle"
+CACHE = Path(os.environ.get("HDRA_CACHE_DIR", Path.home() / ".cache" / "hdra")) / "alloc-oracle"
 BUILD_TIMEOUT_S = 1800
 
 
