@@ -7,7 +7,12 @@ Measures, each from the slices hdra publishes for mock H200 nodes (8 cards each,
   device, with compiled programs and device contexts cached as the allocator does — evaluations/s —
   beside the rate when each evaluation compiles (and checks) its expression again: the in-run
   baseline, reported as a ratio;
-- ``memory``: 5,000 nodes x 8 cards loaded into a ``ClusterState`` — tracemalloc peak and RSS growth.
+- ``memory``: 5,000 nodes x 8 cards loaded into a ``ClusterState`` — tracemalloc peak and RSS growth;
+- ``oracle``: the same decisions asked of kube-scheduler's allocator (``tools/k8s/cmd/alloc-oracle``,
+  one process for the batch) and of hdra's, in the same run: 200 one-card claims over 10 nodes, each
+  case the cluster's slices, the claims allocated so far and one claim on one node, each side
+  building its allocator per case as the scheduler does per pod — claims/s of each and the ratio
+  hdra : oracle (the oracle's side includes JSON over a pipe). The two must place identically.
 
 Run: ``.venv/bin/python benchmarks/allocator.py [--quick] [--json FILE]``.
 """
@@ -23,11 +28,13 @@ from pathlib import Path
 from typing import Any
 
 from dra_driver.devices import make_backend
-from dra_driver.sim import ClusterState, Placement
+from dra_driver.sim import ClusterState, Placement, default_device_classes
 from dra_driver.sim.cel_env import CelEngine, check_expression
+from dra_driver.sim.gates import FeatureGates
 from dra_driver.slices import SharingMode, build_slices
 
 DRIVER = "mock.hdra.io"
+DEFAULT_CLASSES = default_device_classes()
 SELECTOR = (
     f'device.attributes["{DRIVER}"].productName == "NVIDIA H200" && '
     f'device.capacity["{DRIVER}"].memory.compareTo(quantity("100Gi")) >= 0'
@@ -121,7 +128,69 @@ def memory(nodes: int) -> dict[str, float]:
     }
 
 
-def run(nodes: int, claims: int, cel_rounds: int, memory_nodes: int) -> dict[str, Any]:
+def oracle_cases(nodes: int, claims: int) -> list[dict[str, Any]]:
+    """Cases in the oracle's input shape: claim i on node i % nodes, after claims 0..i-1 (allocated by hdra)."""
+    slices = node_slices(nodes, prefix="oracle")
+    names = sorted({s["spec"]["nodeName"] for s in slices})
+    state = ClusterState(slices, seed=1)
+    gates = FeatureGates.for_version().as_dict()
+    allocated: list[dict[str, Any]] = []
+    cases = []
+    for i in range(claims):
+        node = names[i % len(names)]
+        claim = one_card_claim(i)
+        cases.append(
+            {
+                "id": str(i),
+                "gates": gates,
+                "node": {"metadata": {"name": node}},
+                "classes": [dict(c) for c in DEFAULT_CLASSES],
+                "slices": slices,
+                "allocatedClaims": list(allocated),
+                "claims": [claim],
+            }
+        )
+        outcome = state.place_pod([claim], nodes=[node])
+        if isinstance(outcome, Placement):
+            allocated.extend(state.commit(outcome))
+    return cases
+
+
+def oracle_ratio(nodes: int, claims: int) -> dict[str, float]:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.support.oracle import Oracle  # the one helper that builds and starts the oracle
+
+    cases = oracle_cases(nodes, claims)
+    with Oracle() as oracle:
+        oracle.ask(cases[:1])  # process start and first-call warm-up are not counted
+        start = time.perf_counter()
+        answers = oracle.ask(cases)
+        oracle_s = time.perf_counter() - start
+    start = time.perf_counter()
+    ours = []
+    for case in cases:
+        state = ClusterState(case["slices"], case["classes"], claims=case["allocatedClaims"], seed=1)
+        ours.append(state.allocate(case["claims"], case["node"]["metadata"]["name"]))
+    hdra_s = time.perf_counter() - start
+    agree = sum(
+        1
+        for answer, outcome in zip(answers, ours, strict=True)
+        if answer["outcome"] == outcome.outcome
+        and [r["device"] for r in answer["results"][0]["devices"]["results"]]
+        == [r["device"] for r in outcome.allocations[0]["devices"]["results"]]
+    )
+    return {
+        "claims": len(cases),
+        "agree": agree,
+        "oracle_claims_per_s": len(cases) / oracle_s,
+        "hdra_claims_per_s": len(cases) / hdra_s,
+        "hdra_vs_oracle_ratio": (len(cases) / hdra_s) / (len(cases) / oracle_s),
+    }
+
+
+def run(
+    nodes: int, claims: int, cel_rounds: int, memory_nodes: int, oracle: tuple[int, int]
+) -> dict[str, Any]:
     slices = node_slices(nodes)
     return {
         "allocate": {
@@ -129,6 +198,7 @@ def run(nodes: int, claims: int, cel_rounds: int, memory_nodes: int) -> dict[str
         },
         "cel": cel_rates(slices, cel_rounds),
         "memory": memory(memory_nodes),
+        "oracle": oracle_ratio(*oracle),
         "nodes": nodes,
     }
 
@@ -155,6 +225,16 @@ def table(result: dict[str, Any]) -> str:
         ("memory: RSS delta MiB", f"{mem['rss_delta_mib']:.1f}"),
         ("memory: bytes per device (tracemalloc)", f"{mem['bytes_per_device']:.0f}"),
     ]
+    ratio = result["oracle"]
+    rows += [
+        (
+            f"oracle (kube-scheduler's allocator): {int(ratio['claims'])} claims, per case",
+            f"{ratio['oracle_claims_per_s']:.0f} claims/s",
+        ),
+        ("hdra's allocator on the same cases", f"{ratio['hdra_claims_per_s']:.0f} claims/s"),
+        ("ratio hdra : oracle", f"{ratio['hdra_vs_oracle_ratio']:.2f}"),
+        ("same outcome and devices", f"{int(ratio['agree'])} of {int(ratio['claims'])}"),
+    ]
     width = max(len(name) for name, _ in rows)
     lines = [f"{'metric'.ljust(width)}  value", f"{'-' * width}  {'-' * 12}"]
     lines += [f"{name.ljust(width)}  {value}" for name, value in rows]
@@ -174,13 +254,16 @@ def main() -> int:
     )
     parser.add_argument("--json", type=Path, default=None, help="also write the result as JSON here")
     args = parser.parse_args()
+    oracle = (10, 200)
     if args.quick:
         args.nodes, args.claims, args.cel_rounds, args.memory_nodes = 10, 100, 5, 500
-    result = run(args.nodes, args.claims, args.cel_rounds, args.memory_nodes)
+        oracle = (3, 30)
+    result = run(args.nodes, args.claims, args.cel_rounds, args.memory_nodes, oracle)
     print(table(result))
     if args.json is not None:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
-    return 0 if all(r["placed"] == r["claims"] for r in result["allocate"].values()) else 1
+    agree = result["oracle"]["agree"] == result["oracle"]["claims"]
+    return 0 if agree and all(r["placed"] == r["claims"] for r in result["allocate"].values()) else 1
 
 
 if __name__ == "__main__":
