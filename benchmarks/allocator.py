@@ -129,7 +129,7 @@ def memory(nodes: int) -> dict[str, float]:
 
 
 def oracle_cases(nodes: int, claims: int) -> list[dict[str, Any]]:
-    """Cases in the oracle's input shape: claim i on node i % nodes, after claims 0..i-1 (allocated by hdra)."""
+    """Oracle-shaped cases: claim i on node i % nodes, after claims 0..i-1 (as hdra allocated them)."""
     slices = node_slices(nodes, prefix="oracle")
     names = sorted({s["spec"]["nodeName"] for s in slices})
     state = ClusterState(slices, seed=1)
@@ -158,7 +158,7 @@ def oracle_cases(nodes: int, claims: int) -> list[dict[str, Any]]:
 
 def oracle_ratio(nodes: int, claims: int) -> dict[str, float]:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from tests.support.oracle import Oracle  # the one helper that builds and starts the oracle
+    from tests.support.oracle import Oracle  # noqa: PLC0415 - the one helper that builds the oracle; repo root first
 
     cases = oracle_cases(nodes, claims)
     with Oracle() as oracle:

@@ -36,8 +36,8 @@ from dra_driver.controller.node_scores import (
     parse_extender_args,
     prioritize,
 )
-from dra_driver.controller.usage import JsonDict, NodeUsage, card_usage, node_usage
 from dra_driver.kube import KubeClient, KubeError
+from dra_driver.slices.usage import JsonDict, NodeUsage, card_usage, node_usage
 
 log = logging.getLogger("hdra.controller")
 

@@ -28,14 +28,14 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from dra_driver.controller.usage import (
+from dra_driver.kube import KubeClient, KubeError
+from dra_driver.slices.usage import (
     CardUsage,
     JsonDict,
     SliceIndex,
     allocation_results,
     usage_from_results,
 )
-from dra_driver.kube import KubeClient, KubeError
 
 log = logging.getLogger("hdra.controller")
 

@@ -13,8 +13,9 @@ sender ``pkg/scheduler/extender.go`` (``HTTPExtender.Prioritize`` / ``send``):
   ``MinExtenderPriority``..``MaxExtenderPriority`` = 0..10; the scheduler multiplies them by
   ``MaxNodeScore / MaxExtenderPriority`` and the extender's weight.
 
-Scores (documented decision): with node usage ``u`` (``usage.NodeUsage.score``, allocated / total
-memory of our cards), ``binpack = round(10 u)`` (fuller nodes first) and ``spread = 10 - binpack``.
+Scores (documented decision, ``slices.usage.node_score``): with node usage ``u``
+(``NodeUsage.score``, allocated / total memory of our cards), ``binpack = round(10 u)`` (fuller
+nodes first) and ``spread = 10 - binpack``.
 A node without our cards, and every node for a pod without ``spec.resourceClaims``, scores 0
 under both policies: the extender then expresses no preference instead of pulling pods towards
 nodes that cannot hold (or do not need) our devices.
@@ -25,18 +26,16 @@ This module is pure: it must never talk to the API or serve HTTP (``extender.py`
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Any
 
-from dra_driver.controller.usage import NodeUsage
 from dra_driver.rules import JsonInputError, load_json
+from dra_driver.slices.usage import MAX_NODE_SCORE, NODE_POLICIES, NodePolicy, NodeUsage, node_score
 
-NodePolicy = Literal["binpack", "spread"]
-NODE_POLICIES: tuple[NodePolicy, ...] = get_args(NodePolicy)
+__all__ = ["NODE_POLICIES", "NodePolicy", "node_score", "parse_extender_args", "prioritize"]
 MIN_EXTENDER_PRIORITY = 0
-MAX_EXTENDER_PRIORITY = 10
+MAX_EXTENDER_PRIORITY = MAX_NODE_SCORE
 
 
 class ExtenderArgsError(ValueError):
@@ -108,17 +107,6 @@ def pod_has_claims(pod: Mapping[str, Any]) -> bool:
     spec = _field(dict(pod), "spec")
     claims = _field(spec, "resourceClaims") if isinstance(spec, dict) else None
     return isinstance(claims, list) and bool(claims)
-
-
-def node_score(usage: float, policy: NodePolicy) -> int:
-    """The extender score (0..10) of a node with usage score ``usage`` in [0, 1]."""
-    clamped = min(1.0, max(0.0, usage))
-    binpack = math.floor(MAX_EXTENDER_PRIORITY * clamped + 0.5)
-    if policy == "binpack":
-        return binpack
-    if policy == "spread":
-        return MAX_EXTENDER_PRIORITY - binpack
-    raise ValueError(f"unknown node policy {policy!r}; choose one of {', '.join(NODE_POLICIES)}")
 
 
 def prioritize(

@@ -16,38 +16,26 @@ it must never read the API or publish anything.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Literal, get_args
 
-from dra_driver.controller.usage import CardUsage
 from dra_driver.devices import AcceleratorDevice
+from dra_driver.slices.usage import CARD_POLICIES as POLICIES
+from dra_driver.slices.usage import CardPolicy as Policy
+from dra_driver.slices.usage import CardUsage, order_by_use
+from dra_driver.slices.usage import check_card_policy as check_policy
 
-Policy = Literal["binpack", "spread", "none"]
-POLICIES: tuple[Policy, ...] = get_args(Policy)
-
-
-def check_policy(policy: str) -> Policy:
-    """``policy`` as a ``Policy``; a ValueError naming the value and the choices otherwise."""
-    for known in POLICIES:
-        if policy == known:
-            return known
-    raise ValueError(f"unknown card policy {policy!r}; choose one of {', '.join(POLICIES)}")
+__all__ = ["POLICIES", "Policy", "check_policy", "order_cards"]
 
 
 def order_cards(
     cards: Sequence[AcceleratorDevice], usage: Mapping[str, CardUsage], policy: Policy
 ) -> list[AcceleratorDevice]:
-    """``cards`` in the order ``policy`` prefers; ``usage`` is keyed by card uuid.
+    """``cards`` in the order ``policy`` prefers; ``usage`` is keyed by card uuid (``slices.usage``).
 
     A card without an entry in ``usage`` counts as unused.
     """
-    policy = check_policy(policy)
 
     def score(card: AcceleratorDevice) -> float:
         entry = usage.get(card.uuid)
         return entry.score if entry is not None else 0.0
 
-    if policy == "binpack":
-        return sorted(cards, key=lambda card: (-score(card), card.index))
-    if policy == "spread":
-        return sorted(cards, key=lambda card: (score(card), card.index))
-    return sorted(cards, key=lambda card: card.index)
+    return order_by_use(sorted(cards, key=lambda card: card.index), score, policy)

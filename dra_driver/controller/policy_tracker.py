@@ -29,15 +29,15 @@ from typing import Any, Protocol
 from kubernetes.client import ResourceV1ResourceClaim
 
 from dra_driver.controller.ordering import Policy, check_policy, order_cards
-from dra_driver.controller.usage import (
+from dra_driver.devices import AcceleratorDevice
+from dra_driver.kube import KubeClient, KubeError, watch
+from dra_driver.slices.usage import (
     CardUsage,
     JsonDict,
     SliceIndex,
     allocation_results,
     usage_from_results,
 )
-from dra_driver.devices import AcceleratorDevice
-from dra_driver.kube import KubeClient, KubeError, watch
 
 log = logging.getLogger("hdra.controller")
 

@@ -243,7 +243,7 @@ def test_scores_stay_in_the_extender_range() -> None:
     }
     assert node_score(-1.0, "binpack") == 0 and node_score(2.0, "binpack") == 10
     with pytest.raises(ValueError, match="'fifo'"):
-        node_score(0.5, "fifo")  # type: ignore[arg-type]
+        node_score(0.5, "fifo")
     with pytest.raises(ValueError, match="'none'"):
         ExtenderServer(dict, policy="none")  # type: ignore[arg-type]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from dra_driver.controller.ordering import POLICIES, check_policy, order_cards
-from dra_driver.controller.usage import CardCapacity, CardUsage
 from dra_driver.devices import AcceleratorDevice, make_backend
+from dra_driver.slices.usage import CardCapacity, CardUsage
 
 GIB = 1024**3
 

@@ -35,11 +35,11 @@ import pytest
 from kubernetes.client import CoreV1Api, V1Namespace, V1ObjectMeta
 
 from dra_driver.controller.node_scores import ExtenderArgs, prioritize
-from dra_driver.controller.usage import card_usage, node_usage
 from dra_driver.kube import KubeClient
 from dra_driver.realcluster import RealCluster
 from dra_driver.sim import ClusterState, Pending, Placement, Policy
 from dra_driver.sim.workloads import POD_OWNERS, expand_pods
+from dra_driver.slices.usage import card_usage, node_usage
 from dra_driver.webhook import convert_pod
 from dra_driver.webhook.cluster import SliceCards
 from tests.examples.support import Promise, device_class, documents, example_dirs, promise

@@ -132,6 +132,10 @@ def one(name: str, *requests: dict[str, Any], **kw: Any) -> list[dict[str, Any]]
     return [claim(name, *requests, **kw)]
 
 
+def _card(node: str, name: str) -> dict[str, Any]:
+    return device(name, attributes=attrs(uuid=f"{node}-{name}"), capacity={"memory": "40Gi"})
+
+
 CASES = [
     # -- selectors ---------------------------------------------------------------------------
     # No selector, count defaults to 1: first device in slice order.
@@ -528,10 +532,11 @@ CASES = [
             allocated("o", "n1", "n1/s0", shares={"n1/s0": {"bw": "1", "cores": "10", "memory": "4Gi"}})
         ],
     ),
-    # Node level: n2 has one of its two GPUs allocated; binpack → n2, spread → n1, none → n1.
+    # Node level (cards with uuid and memory, as hdra publishes them: slices.usage counts only
+    # those): n2 has one of its two GPUs allocated; binpack → n2, spread → n1, none → n1.
     Case(
         "node-binpack",
-        [rslice("n1-s", "n1", [device("a"), device("b")]), rslice("n2-s", "n2", [device("a"), device("b")])],
+        [rslice(f"{n}-s", n, [_card(n, "a"), _card(n, "b")]) for n in ("n1", "n2")],
         one("c", exact("r")),
         [("r", "n2/b")],
         existing=[allocated("o", "n2", "n2/a")],
@@ -540,7 +545,7 @@ CASES = [
     ),
     Case(
         "node-spread",
-        [rslice("n1-s", "n1", [device("a"), device("b")]), rslice("n2-s", "n2", [device("a"), device("b")])],
+        [rslice(f"{n}-s", n, [_card(n, "a"), _card(n, "b")]) for n in ("n1", "n2")],
         one("c", exact("r")),
         [("r", "n1/a")],
         existing=[allocated("o", "n2", "n2/a")],

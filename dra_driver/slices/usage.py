@@ -1,10 +1,17 @@
-"""How much of each card (and each node) is allocated, from ResourceClaims and ResourceSlices.
+"""Placement policy (DESIGN section 8): how used each card and node is, and the orders that follow.
 
-Owns: ``SliceIndex`` (published device name → card and capacities), ``CardUsage``, ``NodeUsage``
-and the pure functions that compute them. Everything here works on JSON dicts in API shape, as
-``model_dump(by_alias=True, exclude_none=True, mode="json")`` gives them (the same shape the
-scheduler extender receives). It must never call an API server, and never decide an order or a
-scheduler score: ``ordering.py`` and ``node_scores.py`` do that on top of these numbers.
+The one definition of card use and node use that the node plugin's card order, the extender's
+node scores, ``hdra simulate --policy``, ``hdra top`` and the controller's metrics all use.
+Owns: ``SliceIndex`` (published device name → card and capacities), ``CardUsage``, ``NodeUsage``,
+the pure functions that compute them, ``order_by_use`` (the card order of a policy) and
+``node_score`` (the extender's 0..10 score of a policy). Everything here works on JSON dicts in API
+shape, as ``model_dump(by_alias=True, exclude_none=True, mode="json")`` gives them (the same shape
+the scheduler extender receives). It must never call an API server.
+
+Orders (documented decision): ``binpack`` puts the most-used card first, ``spread`` the least-used
+first, ``none`` keeps the published (card index) order; equal scores keep that order too, so an
+order only changes when usage really changes. Nodes: ``binpack`` scores ``round(10 u)``,
+``spread`` ``10 - round(10 u)``; the simulator tries nodes by that score, then by name.
 
 What one allocation result takes from its card (the numbers the scheduler itself accounted):
 
@@ -28,9 +35,10 @@ Usage scores (documented contract, both in [0, 1]):
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+import math
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, TypeVar, get_args
 
 from dra_driver.kube.quantity import parse_quantity
 from dra_driver.rules import CORES, MEMORY
@@ -44,7 +52,7 @@ DeviceKey = tuple[str, str, str]
 
 
 @dataclass(frozen=True)
-class PublishedDevice:
+class AccountedDevice:
     """One device of a slice, reduced to what accounting needs (capacities as integers)."""
 
     driver: str
@@ -145,8 +153,8 @@ def _attribute(attributes: JsonDict, driver: str, key: str) -> str | None:
 class SliceIndex:
     """The published devices and cards of the slices given, for the drivers (and pool) asked for."""
 
-    def __init__(self, devices: Iterable[PublishedDevice]) -> None:
-        self.devices: dict[DeviceKey, PublishedDevice] = {(d.driver, d.pool, d.name): d for d in devices}
+    def __init__(self, devices: Iterable[AccountedDevice]) -> None:
+        self.devices: dict[DeviceKey, AccountedDevice] = {(d.driver, d.pool, d.name): d for d in devices}
         self.cards: dict[str, CardCapacity] = _cards(self.devices.values())
 
     @classmethod
@@ -164,7 +172,7 @@ class SliceIndex:
         for spec in chosen:
             key = (str(spec.get("driver")), str(_dict(spec.get("pool")).get("name")))
             newest[key] = max(newest.get(key, 0), int(_dict(spec.get("pool")).get("generation", 0)))
-        devices: list[PublishedDevice] = []
+        devices: list[AccountedDevice] = []
         for spec in chosen:
             driver, pool_spec = str(spec.get("driver")), _dict(spec.get("pool"))
             pool_name = str(pool_spec.get("name"))
@@ -172,13 +180,13 @@ class SliceIndex:
                 continue
             node = spec.get("nodeName") if isinstance(spec.get("nodeName"), str) else None
             for device in _list(spec.get("devices")):
-                published = _device(_dict(device), driver, pool_name, node)
+                published = accounted_device(_dict(device), driver, pool_name, node)
                 if published is not None:
                     devices.append(published)
         return cls(devices)
 
 
-def _device(device: JsonDict, driver: str, pool: str, node: str | None) -> PublishedDevice | None:
+def accounted_device(device: JsonDict, driver: str, pool: str, node: str | None) -> AccountedDevice | None:
     """The accounting view of one slice device; None for a device without a card uuid (not ours)."""
     attributes = _dict(device.get("attributes"))
     name = device.get("name")
@@ -195,7 +203,7 @@ def _device(device: JsonDict, driver: str, pool: str, node: str | None) -> Publi
         values[key] = _quantity(entry["value"], f"{where} {key}") if "value" in entry else 0
         default = _dict(entry.get("requestPolicy")).get("default")
         defaults[key] = _quantity(default, f"{where} {key} default") if default is not None else values[key]
-    return PublishedDevice(
+    return AccountedDevice(
         driver=driver,
         pool=pool,
         name=name,
@@ -210,10 +218,10 @@ def _device(device: JsonDict, driver: str, pool: str, node: str | None) -> Publi
     )
 
 
-def _cards(devices: Iterable[PublishedDevice]) -> dict[str, CardCapacity]:
+def _cards(devices: Iterable[AccountedDevice]) -> dict[str, CardCapacity]:
     """Per card uuid: the totals of the card device, or the sum of its children without one."""
-    whole: dict[str, PublishedDevice] = {}
-    children: dict[str, list[PublishedDevice]] = {}
+    whole: dict[str, AccountedDevice] = {}
+    children: dict[str, list[AccountedDevice]] = {}
     for device in devices:
         if device.is_card:
             whole[device.card] = device
@@ -287,7 +295,7 @@ def usage_from_results(index: SliceIndex, results: Iterable[JsonDict]) -> dict[s
     }
 
 
-def _consumed(device: PublishedDevice, result: JsonDict) -> tuple[int, int]:
+def _consumed(device: AccountedDevice, result: JsonDict) -> tuple[int, int]:
     if not device.shared:
         return device.memory, device.cores
     consumed = _dict(result.get("consumedCapacity"))
@@ -330,3 +338,43 @@ def node_usage(cards: Iterable[CardUsage] | Mapping[str, CardUsage]) -> dict[str
         node: NodeUsage(node=node, memory_bytes=allocated[node], memory_total=total[node], cards=count[node])
         for node in total
     }
+
+
+CardPolicy = Literal["binpack", "spread", "none"]
+CARD_POLICIES: tuple[CardPolicy, ...] = get_args(CardPolicy)
+NodePolicy = Literal["binpack", "spread"]
+NODE_POLICIES: tuple[NodePolicy, ...] = get_args(NodePolicy)
+MAX_NODE_SCORE = 10
+"""``MaxExtenderPriority`` of k8s.io/kube-scheduler/extender/v1/types.go."""
+
+T = TypeVar("T")
+
+
+def check_card_policy(policy: str) -> CardPolicy:
+    """``policy`` as a ``CardPolicy``; a ValueError naming the value and the choices otherwise."""
+    for known in CARD_POLICIES:
+        if policy == known:
+            return known
+    raise ValueError(f"unknown card policy {policy!r}; choose one of {', '.join(CARD_POLICIES)}")
+
+
+def order_by_use(items: Sequence[T], score: Callable[[T], float], policy: str) -> list[T]:
+    """``items`` (in published order) in the order ``policy`` prefers, by their card use ``score``."""
+    chosen = check_card_policy(policy)
+    indexed = list(enumerate(items))
+    if chosen == "binpack":
+        indexed.sort(key=lambda pair: (-score(pair[1]), pair[0]))
+    elif chosen == "spread":
+        indexed.sort(key=lambda pair: (score(pair[1]), pair[0]))
+    return [item for _, item in indexed]
+
+
+def node_score(usage: float, policy: str) -> int:
+    """The extender score (0..10) of a node with usage score ``usage`` in [0, 1]."""
+    clamped = min(1.0, max(0.0, usage))
+    binpack = math.floor(MAX_NODE_SCORE * clamped + 0.5)
+    if policy == "binpack":
+        return binpack
+    if policy == "spread":
+        return MAX_NODE_SCORE - binpack
+    raise ValueError(f"unknown node policy {policy!r}; choose one of {', '.join(NODE_POLICIES)}")

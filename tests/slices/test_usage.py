@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 
-from dra_driver.controller.usage import (
+from dra_driver.devices import AcceleratorDevice, make_backend
+from dra_driver.slices import SharingMode, build_slices
+from dra_driver.slices.usage import (
     CardCapacity,
     CardUsage,
     SliceIndex,
@@ -14,8 +16,6 @@ from dra_driver.controller.usage import (
     card_usage,
     node_usage,
 )
-from dra_driver.devices import AcceleratorDevice, make_backend
-from dra_driver.slices import SharingMode, build_slices
 
 DRIVER = "mock.hdra.io"
 GIB = 1024**3
