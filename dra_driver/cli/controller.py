@@ -3,8 +3,9 @@
 It serves the kube-scheduler extender ``prioritize`` endpoint (``POST /prioritize``, plus
 ``GET /healthz``) until SIGTERM or SIGINT. Configure the scheduler with an extender whose
 ``urlPrefix`` is this server and ``prioritizeVerb: prioritize``; ``ignorable: true`` keeps pods
-schedulable while the controller is down. Card-level policy is the node plugin's job
-(``hdra kubelet-plugin --policy``), not this command's.
+schedulable while the controller is down. Card and node use come from one watch on claims and
+slices (``ClusterUsage``); node plugins started with ``--policy-url`` fetch their cards' use from
+``GET /card-usage`` instead of each watching every claim.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from pathlib import Path
 from types import FrameType
 
 from dra_driver.cli.common import CommandError, open_client
-from dra_driver.controller.extender import ExtenderServer, NodeUsageCache
+from dra_driver.controller.cluster_usage import ClusterUsage
+from dra_driver.controller.extender import ExtenderServer
 from dra_driver.controller.metrics import controller_registry
 from dra_driver.controller.node_scores import NODE_POLICIES, NodePolicy
 
@@ -50,7 +52,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--cache-seconds",
         type=float,
         default=1.0,
-        help="how long listed slices and claims are reused between requests (default: 1)",
+        help="how long a burst of claim and slice changes settles before use is recomputed (default: 1)",
     )
     parser.set_defaults(run=run)
 
@@ -62,15 +64,21 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"--cache-seconds {args.cache_seconds} must not be negative")
     policy: NodePolicy = args.policy
     client = open_client(args.kubeconfig)
-    cache = NodeUsageCache(client, drivers=args.driver, ttl_seconds=args.cache_seconds)
+    usage = ClusterUsage(client, drivers=args.driver, debounce_seconds=args.cache_seconds)
     server = ExtenderServer(
-        cache, policy=policy, host=args.host, port=args.port, metrics=controller_registry(client, args.driver)
+        usage,
+        policy=policy,
+        host=args.host,
+        port=args.port,
+        metrics=controller_registry(client, args.driver),
+        card_scores=usage.card_scores,
     )
     try:
         server.start()
     except OSError as exc:
         client.close()
         raise CommandError(f"cannot listen on {args.host}:{args.port}: {exc}") from exc
+    usage.start()
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -86,5 +94,6 @@ def run(args: argparse.Namespace) -> int:
             stop.wait(1.0)
     finally:
         server.stop()
+        usage.stop()
         client.close()
     return 0

@@ -117,6 +117,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="card-level policy: list the most-used (binpack) or least-used (spread) cards first",
     )
     parser.add_argument(
+        "--policy-url",
+        default=None,
+        metavar="URL",
+        help="hdra controller's URL: take card use from its one cluster-wide watch (GET /card-usage) "
+        "instead of watching every claim from this node",
+    )
+    parser.add_argument(
         "--mock-health-file",
         type=Path,
         default=None,
@@ -206,6 +213,7 @@ def _config(args: argparse.Namespace) -> NodeAgentConfig:
             visibility=args.visibility,
             boot_id_file=args.boot_id_file,
             policy=args.policy,
+            policy_url=args.policy_url,
             mock_health_file=args.mock_health_file,
             ignored_xids=xids,
             metrics_host=args.metrics_host,

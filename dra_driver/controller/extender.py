@@ -10,6 +10,10 @@ keep-alive as the scheduler's Go client uses it). Answers:
   413 for a body over ``MAX_BODY``; 503 when the API server cannot be read (the scheduler then
   fails the pod's cycle unless the extender is configured ``ignorable: true``);
 * ``GET /healthz`` — 200 ``ok``;
+* ``GET /card-usage?node=N&driver=D`` — ``{"cards": {uuid: score}}``, the use score of each card
+  that ``D`` publishes on ``N`` (``slices.usage``), from which the node plugin orders its cards
+  (``controller/remote_order.py``); 404 when the server was started without ``card_scores``, 400
+  without both parameters;
 * ``GET /metrics`` — the Prometheus text format of the registry given (``controller/metrics.py``),
   404 when the server was started without one; any other path 404, any other method 405.
 
@@ -23,6 +27,7 @@ import json
 import logging
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Collection, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -99,7 +104,15 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("extender %s " + format, self.address_string(), *args)
 
     def do_GET(self) -> None:
-        if self.path.split("?", 1)[0] == "/healthz":
+        if self.path.split("?", 1)[0] == "/card-usage" and self.server.card_scores is not None:
+            query = urllib.parse.parse_qs(self.path.partition("?")[2])
+            node, driver = query.get("node", [""])[0], query.get("driver", [""])[0]
+            if not node or not driver:
+                self._error(400, "card-usage needs ?node=<node>&driver=<driver>")
+                return
+            body = json.dumps({"cards": self.server.card_scores(node, driver)}).encode()
+            self._send(200, body, "application/json")
+        elif self.path.split("?", 1)[0] == "/healthz":
             self._send(200, b"ok\n", "text/plain; charset=utf-8")
         elif self.path.split("?", 1)[0] == "/metrics" and self.server.metrics is not None:
             self._send(200, generate_latest(self.server.metrics), CONTENT_TYPE_LATEST)
@@ -179,11 +192,13 @@ class _ExtenderHTTPServer(ThreadingHTTPServer):
         usage: Callable[[], Mapping[str, NodeUsage]],
         policy: NodePolicy,
         metrics: CollectorRegistry | None,
+        card_scores: Callable[[str, str], Mapping[str, float]] | None = None,
     ) -> None:
         super().__init__(address, _Handler)
         self.usage = usage
         self.policy = policy
         self.metrics = metrics
+        self.card_scores = card_scores
 
 
 class ExtenderServer:
@@ -197,6 +212,7 @@ class ExtenderServer:
         host: str = "127.0.0.1",
         port: int = 0,
         metrics: CollectorRegistry | None = None,
+        card_scores: Callable[[str, str], Mapping[str, float]] | None = None,
     ) -> None:
         if policy not in NODE_POLICIES:
             raise ValueError(f"unknown node policy {policy!r}; choose one of {', '.join(NODE_POLICIES)}")
@@ -204,6 +220,7 @@ class ExtenderServer:
         self._policy = policy
         self._address = (host, port)
         self._metrics = metrics
+        self._card_scores = card_scores
         self._server: _ExtenderHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -220,7 +237,9 @@ class ExtenderServer:
 
     def start(self) -> None:
         """Bind and serve in a background thread; OSError when the address cannot be bound."""
-        self._server = _ExtenderHTTPServer(self._address, self._usage, self._policy, self._metrics)
+        self._server = _ExtenderHTTPServer(
+            self._address, self._usage, self._policy, self._metrics, self._card_scores
+        )
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.2},

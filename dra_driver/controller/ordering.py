@@ -23,7 +23,7 @@ from dra_driver.slices.usage import CardPolicy as Policy
 from dra_driver.slices.usage import CardUsage, order_by_use
 from dra_driver.slices.usage import check_card_policy as check_policy
 
-__all__ = ["POLICIES", "Policy", "check_policy", "order_cards"]
+__all__ = ["POLICIES", "Policy", "check_policy", "order_cards", "order_cards_by_score"]
 
 
 def order_cards(
@@ -33,9 +33,13 @@ def order_cards(
 
     A card without an entry in ``usage`` counts as unused.
     """
+    return order_cards_by_score(cards, {uuid: entry.score for uuid, entry in usage.items()}, policy)
 
-    def score(card: AcceleratorDevice) -> float:
-        entry = usage.get(card.uuid)
-        return entry.score if entry is not None else 0.0
 
-    return order_by_use(sorted(cards, key=lambda card: card.index), score, policy)
+def order_cards_by_score(
+    cards: Sequence[AcceleratorDevice], scores: Mapping[str, float], policy: Policy
+) -> list[AcceleratorDevice]:
+    """``cards`` in the order ``policy`` prefers, given each card's use score by uuid (0 when absent)."""
+    return order_by_use(
+        sorted(cards, key=lambda card: card.index), lambda card: scores.get(card.uuid, 0.0), policy
+    )

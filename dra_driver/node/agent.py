@@ -35,6 +35,7 @@ from dra_driver.checkpoint import CheckpointStore
 from dra_driver.controller import SliceController, SlicePublisher
 from dra_driver.controller.health_wiring import NodeHealth, node_health
 from dra_driver.controller.policy_tracker import CardPolicyTracker
+from dra_driver.controller.remote_order import ControllerCardOrder
 from dra_driver.devices import AcceleratorDevice, BackendError
 from dra_driver.interception import InterceptionSettings, sharing_prerequisites
 from dra_driver.kube import KubeClient
@@ -76,9 +77,19 @@ CardOrderFactory = Callable[[KubeClient, Sequence[AcceleratorDevice], "NodeAgent
 
 
 def policy_tracker(config: NodeAgentConfig) -> CardOrderFactory:
-    """The default card order: ``CardPolicyTracker`` with the configured policy."""
+    """The default card order: from ``hdra controller`` when ``policy_url`` is set (no claim watch on
+    the node), else ``CardPolicyTracker`` with the configured policy."""
 
     def build(client: KubeClient, cards: Sequence[AcceleratorDevice], agent: NodeAgent) -> CardOrder:
+        if config.policy_url:
+            return ControllerCardOrder(
+                config.policy_url,
+                driver=config.driver,
+                node_name=config.node_name,
+                cards=cards,
+                policy=config.policy,  # type: ignore[arg-type]  # checked by ControllerCardOrder
+                controller=agent,
+            )
         return CardPolicyTracker(
             client,
             driver=config.driver,

@@ -37,6 +37,8 @@ class NodeAgentConfig:
     visibility: str = "env"
     boot_id_file: Path = Path("/proc/sys/kernel/random/boot_id")
     policy: str = "none"
+    policy_url: str | None = None
+    """``hdra controller``'s URL: card use comes from there (one cluster watch) instead of a claim watch."""
     mock_health_file: Path | None = None
     ignored_xids: frozenset[int] = frozenset()
     metrics_host: str = "0.0.0.0"

@@ -55,8 +55,8 @@ RBAC = {
         ("resource.k8s.io", "resourceclaims"): {"get"},
     },
     "hdra-controller": {
-        ("resource.k8s.io", "resourceslices"): {"list"},
-        ("resource.k8s.io", "resourceclaims"): {"list"},
+        ("resource.k8s.io", "resourceslices"): {"list", "watch"},
+        ("resource.k8s.io", "resourceclaims"): {"list", "watch"},
     },
 }  # fmt: skip
 
@@ -331,3 +331,17 @@ def test_rendered_deviceclasses_select_their_driver_in_the_simulator() -> None:
         placed = state.place_pod([claim], policy="binpack")
         assert isinstance(placed, Placement), placed
         assert placed.node == node
+
+
+def test_node_plugins_take_card_use_from_the_controller() -> None:
+    """With the controller on and a card policy, node plugins get --policy-url (issue 16 item 6)."""
+    docs = render("1.36.0", "--set", "kubeletPlugin.policy=binpack")
+    for daemonset in of_kind(docs, "DaemonSet"):
+        args = daemonset["spec"]["template"]["spec"]["containers"][0]["args"]
+        assert "--policy-url=http://hdra-controller.hdra-system.svc:8888" in args, args
+    docs = render("1.36.0", "--set", "kubeletPlugin.policy=binpack", "--set", "controller.enabled=false")
+    for daemonset in of_kind(docs, "DaemonSet"):
+        assert not any(
+            a.startswith("--policy-url")
+            for a in daemonset["spec"]["template"]["spec"]["containers"][0]["args"]
+        )
