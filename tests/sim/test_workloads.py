@@ -141,6 +141,8 @@ def test_simulate_places_template_pods_and_names_what_it_ignores(
     assert pending["reasons"] == ["ResourceClaimTemplate default/nowhere not found in the given files"]
     assert "ignored (not a kind the simulator uses): Service/web, ConfigMap/cfg" in report["notes"]
     assert "pods without resource claims (nothing to place): default/plain" in report["notes"]
+    (classes,) = [note for note in report["notes"] if note.startswith("no DeviceClasses given")]
+    assert "mock.hdra.io" in classes and "mock .hdra.io" not in classes  # issue 18 item 19
 
 
 def test_simulate_with_nothing_to_place_says_what_it_looked_for(
