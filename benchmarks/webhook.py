@@ -4,10 +4,12 @@ Measures, each as the median of ``--repeat`` runs on a fresh dev cluster and web
 - ``mutate``: ``--admissions`` AdmissionReviews of a typical HAMi pod (``nvidia.com/gpu: 1``,
   ``gpumem: 3000``, ``gpucores: 30``, ``use-gputype: A100``; a new pod name each time, as a
   Deployment's replicas) POSTed to ``/mutate`` one after another on one keep-alive TLS connection:
-  admissions per second and p50/p99 latency. Each admission reads the namespace and creates (the
-  first time) or finds the content-hashed ResourceClaimTemplate in the dev cluster;
-- ``mutate-percentage``: the same with ``gpumem-percentage: 50``, which also lists the driver's
-  ResourceSlices (one node, mock profile "mixed": 40, 32 and 141 GiB cards);
+  admissions per second and p50/p99 latency. The webhook runs as ``hdra webhook`` does, with its
+  watches of namespaces, generated templates and slices (timing starts once their first lists are
+  in): the first admission creates the content-hashed ResourceClaimTemplate in the dev cluster, the
+  others find it in the template watch;
+- ``mutate-percentage``: the same with ``gpumem-percentage: 50``, which also needs the driver's
+  cards (one node, mock profile "mixed": 40, 32 and 141 GiB cards) from the slice watch;
 - ``healthz``: ``GET /healthz`` on the same kind of connection — the in-run baseline (TLS, HTTP and
   threading cost without any admission work) the admissions are compared against.
 
@@ -113,6 +115,8 @@ def _one_run(admissions: int) -> dict[str, dict[str, float]]:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.load_verify_locations(cafile=str(cert))
         with WebhookServer(cert, key, host="127.0.0.1", port=0, kube=kube) as server:
+            if server.state is None or not server.state.wait_ready(30.0):
+                raise SystemExit("the webhook's watches did not finish their first lists within 30 s")
             conn = http.client.HTTPSConnection("127.0.0.1", server.port, context=context, timeout=30)
 
             def admit(limits: dict[str, str], tag: str) -> Callable[[int], None]:

@@ -1,8 +1,11 @@
-"""Crash-safe file replacement: temp file in the same directory, fsync, rename, fsync directory.
+"""Crash-safe file replacement: temp file in the same directory, (fsync,) rename, (fsync directory).
 
 Owns: ``atomic_write``, ``fsync_dir`` and ``temp_files_of`` (the leftovers a crash can leave).
-A reader sees either the old file or the new one, never a partial file; after a failure the old
-file is untouched and the temp file is removed. Temp names start with ``.`` and end in ``.tmp``,
+A reader sees either the old file or the new one, never a partial file, also after the process is
+killed (the rename is atomic and the page cache outlives the process); after a failure the old
+file is untouched and the temp file is removed. ``durable=True`` (the default) adds the two
+fsyncs that make the new content survive a power loss; callers pass ``durable=False`` only where
+DESIGN §9 says a power loss needs no copy of that write. Temp names start with ``.`` and end in ``.tmp``,
 so CDI runtimes (which read only ``*.json``/``*.yaml``) never pick one up. It must never write
 outside the target's directory.
 """
@@ -25,10 +28,13 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes, mode: int) -> None:
+def atomic_write(path: Path, data: bytes, mode: int, *, durable: bool = True) -> None:
     """Replace ``path`` with ``data`` (file mode ``mode``) so that a crash leaves old or new, never half.
 
-    The directory must exist. Raises ``OSError`` from the failing step; the temp file is gone then.
+    With ``durable`` the data and the rename are on disk when this returns (fsync of the file, then
+    of the directory); without, they are in the page cache: safe against a killed process, not
+    against a power loss. The directory must exist. Raises ``OSError`` from the failing step; the
+    temp file is gone then.
     """
     directory = path.parent
     fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=directory)
@@ -38,12 +44,14 @@ def atomic_write(path: Path, data: bytes, mode: int) -> None:
             handle.write(data)
             handle.flush()
             os.fchmod(handle.fileno(), mode)
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.replace(temp, path)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
-    fsync_dir(directory)
+    if durable:
+        fsync_dir(directory)
 
 
 def temp_files_of(path: Path) -> list[Path]:

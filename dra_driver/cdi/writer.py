@@ -4,8 +4,11 @@ Owns: ``CdiWriter`` — writing, reading, listing and removing the transient spe
 claim, named ``<vendor>-<class>_<claim-uid>.json`` like the CDI library's transient specs
 (cdi ``pkg/cdi/spec.go``). Writes are atomic (``dra_driver.cdi.atomic``), files are mode 0644 so
 the runtime can read them, and every path is built from a validated UUID and a validated kind, so
-no file is ever created outside ``cdi_dir`` (DESIGN §9). It must never touch other drivers' files
-or hdra files of another kind.
+no file is ever created outside ``cdi_dir`` (DESIGN §9). Nothing here is fsynced: a spec only
+serves containers of the current boot (the CDI dir is normally tmpfs), a killed process leaves
+the old or the new file, and after a power loss start-up rolls every claim back and the periodic
+cleanup removes specs no checkpoint entry accounts for (DESIGN §9). It must never touch other
+drivers' files or hdra files of another kind.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from dra_driver.cdi.atomic import TEMP_SUFFIX, atomic_write, fsync_dir
+from dra_driver.cdi.atomic import TEMP_SUFFIX, atomic_write
 from dra_driver.cdi.errors import CdiError
 from dra_driver.cdi.models import CdiSpec
 from dra_driver.cdi.names import parse_kind
@@ -65,7 +68,7 @@ class CdiWriter:
         data = spec.to_json().encode()
         try:
             self._dir.mkdir(mode=CDI_DIR_MODE, parents=True, exist_ok=True)
-            atomic_write(path, data, SPEC_FILE_MODE)
+            atomic_write(path, data, SPEC_FILE_MODE, durable=False)
         except OSError as exc:
             raise CdiError(f"writing CDI spec {path} for claim {claim_uid} failed: {exc}") from exc
         return path
@@ -97,7 +100,6 @@ class CdiWriter:
             return False
         except OSError as exc:
             raise CdiError(f"removing CDI spec {path} failed: {exc}") from exc
-        fsync_dir(self._dir)
         return True
 
     def claim_uids(self, kind: str) -> set[str]:
@@ -131,6 +133,4 @@ class CdiWriter:
         ]
         for entry in removed:
             entry.unlink(missing_ok=True)
-        if removed:
-            fsync_dir(self._dir)
         return sorted(removed)

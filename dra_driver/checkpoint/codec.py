@@ -1,15 +1,17 @@
 """Encoding the checkpoint file and decoding it with one named reason for each kind of corruption.
 
-Owns: ``encode``, ``decode`` and ``CorruptCheckpoint``. ``decode`` checks, in this order: JSON
-syntax, a top-level object, the format version, the checksum over the claims as stored, then the
-schema; the first failure becomes ``CorruptCheckpoint.reason`` ("bad JSON: …", "unsupported
-version …", "checksum mismatch …", "schema error: …"). It must never read or write files.
+Owns: ``encode`` (one line of canonical JSON), ``decode`` and ``CorruptCheckpoint``. ``decode``
+checks, in this order: JSON syntax, a top-level object, the format version, the checksum over the
+claims as stored, then the schema; the first failure becomes ``CorruptCheckpoint.reason`` ("bad
+JSON: …", "unsupported version …", "checksum mismatch …", "schema error: …"). It must never read
+or write files.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -17,6 +19,8 @@ from dra_driver.checkpoint.models import (
     CHECKPOINT_VERSION,
     CheckpointEntry,
     CheckpointFile,
+    canonical_json,
+    checksum_of,
     claims_checksum,
     claims_json,
 )
@@ -32,14 +36,19 @@ class CorruptCheckpoint(Exception):
 
 def encode(claims: Mapping[str, CheckpointEntry], boot_id: str) -> bytes:
     """The file content for ``claims`` written in boot ``boot_id``."""
-    plain = claims_json(claims)
-    document = {
-        "version": CHECKPOINT_VERSION,
-        "boot_id": boot_id,
-        "checksum": claims_checksum(plain),
-        "claims": plain,
-    }
-    return (json.dumps(document, indent=2, sort_keys=True) + "\n").encode()
+    return encode_plain(claims_json(claims), boot_id)
+
+
+def encode_plain(plain: Mapping[str, Any], boot_id: str) -> bytes:
+    """``encode`` of claims already in their plain JSON form: the claims are serialised once, in
+    the canonical form the checksum is computed over (sorted keys, no spaces), and the file is that
+    text inside the document object (keys sorted too), so writing costs one ``json.dumps``."""
+    canonical = canonical_json(plain)
+    document = (
+        f'{{"boot_id":{json.dumps(boot_id)},"checksum":{json.dumps(checksum_of(canonical))},'
+        f'"claims":{canonical},"version":{CHECKPOINT_VERSION}}}\n'
+    )
+    return document.encode()
 
 
 def decode(raw: bytes) -> CheckpointFile:

@@ -116,5 +116,13 @@ def claims_json(claims: Mapping[str, CheckpointEntry]) -> dict[str, Any]:
 
 def claims_checksum(claims: Mapping[str, Any]) -> str:
     """``sha256:<hex>`` over the canonical JSON (sorted keys, no spaces) of plain-JSON claims."""
-    canonical = json.dumps(claims, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return checksum_of(canonical_json(claims))
+
+
+def canonical_json(claims: Mapping[str, Any]) -> str:
+    """The canonical JSON text of plain-JSON claims: sorted keys, no spaces, ASCII only."""
+    return json.dumps(claims, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def checksum_of(canonical: str) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()

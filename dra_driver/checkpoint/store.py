@@ -1,8 +1,12 @@
 """The crash-safe checkpoint file ``<state_dir>/checkpoint.json`` (DESIGN §9).
 
 Owns: ``CheckpointStore`` and ``LoadReport``. Every ``put``/``remove`` rewrites the whole file
-atomically (temp file, fsync, rename, fsync dir; mode 0600, state dir created 0700), and changes
-memory only after the file is safely replaced, so memory and disk never disagree. A file that
+atomically (temp file, rename; mode 0600, state dir created 0700), and changes memory only after
+the file is replaced, so memory and the file never disagree. ``durable`` adds the fsyncs of the
+file and the directory (DESIGN §9 says which writes need them). Group commit: changes that
+arrive while a write is in progress are written together by the next write (one file write for
+a whole batch of claims); each call returns once the write holding its change is done, and that
+write is durable if any change in it asked to be. A file that
 cannot be trusted is moved aside to ``checkpoint.json.corrupt-<UTC time>`` and the store starts
 empty, reporting why; a file from an earlier boot keeps its entries and is reported as such.
 One lock serialises all access, so different claims can be recorded from several threads. It
@@ -16,15 +20,17 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from dra_driver.cdi import atomic_write, fsync_dir, temp_files_of
-from dra_driver.checkpoint.codec import CorruptCheckpoint, decode, encode
+from dra_driver.checkpoint.codec import CorruptCheckpoint, decode, encode_plain
 from dra_driver.checkpoint.models import CheckpointEntry
 
 CHECKPOINT_NAME = "checkpoint.json"
 FILE_MODE = 0o600
 STATE_DIR_MODE = 0o700
 DEFAULT_BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")
+_KEPT_ERRORS = 64
 
 
 class CheckpointError(Exception):
@@ -67,7 +73,18 @@ class CheckpointStore:
         self._path = state_dir / CHECKPOINT_NAME
         self._boot_id_path = boot_id_path
         self._lock = threading.RLock()
+        self._written = threading.Condition(self._lock)
         self._claims: dict[str, CheckpointEntry] = {}
+        # Group commit: changes queued for the next write, the number of the batch they will be
+        # written in, the last batch written, whether a write is in progress, the last error.
+        self._pending: dict[str, CheckpointEntry | None] = {}
+        self._pending_durable = False
+        self._collecting = 1
+        self._done = 0
+        self._writing = False
+        self._errors: dict[int, str] = {}
+        # uid -> (entry, its plain JSON): only one writer at a time uses it (``_writing``).
+        self._plain: dict[str, tuple[CheckpointEntry, dict[str, Any]]] = {}
         self._boot_id = ""
         self._report: LoadReport | None = None
 
@@ -147,33 +164,87 @@ class CheckpointStore:
             self._ensure_loaded()
             return [self._claims[uid] for uid in sorted(self._claims)]
 
-    def put(self, entry: CheckpointEntry) -> None:
-        """Record (or replace) the entry of ``entry.uid`` and persist before returning."""
-        with self._lock:
-            self._ensure_loaded()
-            claims = dict(self._claims)
-            claims[entry.uid] = entry
-            self._persist(claims)
-            self._claims = claims
+    def put(self, entry: CheckpointEntry, *, durable: bool = True) -> None:
+        """Record (or replace) the entry of ``entry.uid``; written (and fsynced if ``durable``) on return."""
+        self._commit({entry.uid: entry}, durable)
 
-    def remove(self, uid: str) -> bool:
+    def remove(self, uid: str, *, durable: bool = True) -> bool:
         """Forget the claim and persist; False (and no write) if it was not recorded."""
         with self._lock:
             self._ensure_loaded()
-            if uid not in self._claims:
+            if uid not in self._claims and uid not in self._pending:
                 return False
-            claims = {key: value for key, value in self._claims.items() if key != uid}
-            self._persist(claims)
-            self._claims = claims
-            return True
+        self._commit({uid: None}, durable)
+        return True
 
-    def _persist(self, claims: dict[str, CheckpointEntry]) -> None:
-        data = encode(claims, self._boot_id)
+    def _commit(self, changes: dict[str, CheckpointEntry | None], durable: bool) -> None:
+        """Queue ``changes`` (None removes) and return once a write that holds them is done.
+
+        The first caller finding no write in progress writes everything queued so far (its own
+        change included); callers arriving meanwhile queue theirs and wait for the next write.
+        """
+        with self._written:
+            self._ensure_loaded()
+            self._pending.update(changes)
+            self._pending_durable = self._pending_durable or durable
+            batch = self._collecting
+            while self._done < batch:
+                if self._writing:
+                    self._written.wait()
+                else:
+                    self._write_pending()
+            error = self._errors.get(batch)
+        if error is not None:
+            raise CheckpointError(error)
+
+    def _write_pending(self) -> None:
+        """Write the queued batch; called and returns with the lock held, writes without it."""
+        batch, changes, durable = self._collecting, self._pending, self._pending_durable
+        self._pending, self._pending_durable = {}, False
+        self._collecting += 1
+        self._writing = True
+        claims = dict(self._claims)
+        for uid, entry in changes.items():
+            if entry is None:
+                claims.pop(uid, None)
+            else:
+                claims[uid] = entry
+        error: str | None = None
+        self._lock.release()
+        try:
+            self._persist(claims, durable)
+        except CheckpointError as exc:
+            error = str(exc)
+        finally:
+            self._lock.acquire()
+        if error is None:
+            self._claims = claims
+            for gone in self._plain.keys() - claims.keys():
+                del self._plain[gone]
+        else:  # kept for the waiters of this batch; failures are rare, so a few are enough
+            self._errors[batch] = error
+            for old in sorted(self._errors)[:-_KEPT_ERRORS]:
+                del self._errors[old]
+        self._done = batch
+        self._writing = False
+        self._written.notify_all()
+
+    def _plain_of(self, entry: CheckpointEntry) -> dict[str, Any]:
+        """The entry's plain JSON, dumped once per entry object (entries are immutable)."""
+        cached = self._plain.get(entry.uid)
+        if cached is not None and cached[0] is entry:
+            return cached[1]
+        plain = entry.model_dump(mode="json")
+        self._plain[entry.uid] = (entry, plain)
+        return plain
+
+    def _persist(self, claims: dict[str, CheckpointEntry], durable: bool) -> None:
+        data = encode_plain({uid: self._plain_of(entry) for uid, entry in claims.items()}, self._boot_id)
         try:
             if not self._dir.exists():
                 self._dir.parent.mkdir(parents=True, exist_ok=True)
                 self._dir.mkdir(mode=STATE_DIR_MODE, exist_ok=True)
                 os.chmod(self._dir, STATE_DIR_MODE)
-            atomic_write(self._path, data, FILE_MODE)
+            atomic_write(self._path, data, FILE_MODE, durable=durable)
         except OSError as exc:
             raise CheckpointError(f"writing checkpoint {self._path} failed: {exc}") from exc

@@ -11,6 +11,7 @@ reader ``shared_region`` (reads) and ``feedback.MappedRegion`` (HAMi's two monit
 """
 
 from dra_driver.interception.cache_dir import (
+    cached_claim_uids,
     claim_cache_dir,
     claim_region_files,
     create_claim_cache_dir,
@@ -52,6 +53,7 @@ __all__ = [
     "Visibility",
     "build_hami_core_edits",
     "build_vendor_edits",
+    "cached_claim_uids",
     "claim_cache_dir",
     "claim_region_files",
     "claim_vdev_dir",

@@ -1,6 +1,7 @@
 """The per-claim HAMi-core cache directory on the host: ``<state_dir>/claims/<claim-uid>/``.
 
-Owns: ``claim_cache_dir``, ``create_claim_cache_dir``, ``remove_claim_cache_dir`` and
+Owns: ``claim_cache_dir``, ``create_claim_cache_dir``, ``remove_claim_cache_dir``,
+``cached_claim_uids`` (what the periodic cleanup checks for orphans, DESIGN §9) and
 ``claim_region_files`` — the only
 file I/O of the interception package. For NVIDIA the directory holds one HAMi-core region directory
 per attached container (``<container-id>/vgpu.cache``, made by hdra's CDI hook, DESIGN §5), the
@@ -24,7 +25,7 @@ import shutil
 import stat
 from pathlib import Path
 
-from dra_driver.cdi import CdiError, validate_claim_uid
+from dra_driver.cdi import CdiError, is_claim_uid, validate_claim_uid
 from dra_driver.cdihook.region import PLACEHOLDER_MODE, UNATTACHED_DIR
 from dra_driver.interception.settings import SHARED_CACHE_FILE, InterceptionError, InterceptionSettings
 
@@ -102,6 +103,15 @@ def claim_region_files(settings: InterceptionSettings, claim_uid: str) -> list[t
         if os.path.lexists(region):
             found.append((entry.name, region))
     return found
+
+
+def cached_claim_uids(settings: InterceptionSettings) -> set[str]:
+    """The claim UIDs that have an entry in the claims directory (a missing directory has none)."""
+    try:
+        names = os.listdir(settings.claims_dir)
+    except FileNotFoundError:
+        return set()
+    return {name for name in names if is_claim_uid(name)}
 
 
 def remove_claim_cache_dir(settings: InterceptionSettings, claim_uid: str) -> bool:

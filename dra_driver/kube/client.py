@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -33,6 +36,7 @@ from .errors import KubeConfigError
 from .kinds import (
     DEVICE_CLASS,
     EVENT,
+    NAMESPACE,
     NODE,
     POD,
     RESOURCE_CLAIM,
@@ -79,6 +83,33 @@ def _read_kubeconfig(path: Path) -> None:
         raise KubeConfigError(f"kubeconfig {path} is not readable YAML: {one_line(exc)}") from None
     if not isinstance(document, dict):
         raise KubeConfigError(f"kubeconfig {path} is not a kubeconfig: expected a mapping at the top")
+
+
+# The official client's token-refresh hook (set for token credentials: the in-cluster service
+# account, kubeconfig tokens and exec plugins) runs before every request and re-assigns
+# ``Configuration.host``, whose setter re-reads the proxy settings from the whole environment
+# (``urllib.request.getproxies``). hdra runs the hook at most this often; the in-cluster token is
+# re-read once a minute anyway, and an expired exec or OIDC token is renewed within this delay.
+REFRESH_INTERVAL_S = 1.0
+
+
+def throttle_refresh_hook(configuration: Configuration, interval_s: float = REFRESH_INTERVAL_S) -> None:
+    """Make ``configuration``'s refresh hook (if any) run at most once per ``interval_s``."""
+    hook: Callable[[Configuration], None] | None = configuration.refresh_api_key_hook
+    if hook is None:
+        return
+    lock = threading.Lock()
+    last = [-float("inf")]
+
+    def refresh(config: Configuration) -> None:
+        now = time.monotonic()
+        with lock:
+            if now - last[0] < interval_s:
+                return
+            last[0] = now
+        hook(config)
+
+    setattr(configuration, "refresh_api_key_hook", refresh)  # noqa: B010 - the stub types it as None
 
 
 def _load_configuration(path: Path | None, context: str | None) -> Configuration:
@@ -139,6 +170,7 @@ class KubeClient:
         self.resource_slices = ClusterResource(RESOURCE_SLICE, apis[RESOURCE_SLICE.api], retry)
         self.device_classes = ClusterResource(DEVICE_CLASS, apis[DEVICE_CLASS.api], retry)
         self.nodes = ClusterResource(NODE, apis[NODE.api], retry)
+        self.namespaces = ClusterResource(NAMESPACE, apis[NAMESPACE.api], retry)
         self.resource_claims = NamespacedStatusResource(RESOURCE_CLAIM, apis[RESOURCE_CLAIM.api], retry)
         self.resource_claim_templates = NamespacedResource(
             RESOURCE_CLAIM_TEMPLATE, apis[RESOURCE_CLAIM_TEMPLATE.api], retry
@@ -157,6 +189,7 @@ class KubeClient:
         """Connect using ``path`` (a kubeconfig), or in-cluster config then ~/.kube/config when None."""
         configuration = _load_configuration(path, context)
         configuration.retries = False
+        throttle_refresh_hook(configuration)
         return cls(ApiClient(configuration=configuration), retry=retry)
 
     def close(self) -> None:

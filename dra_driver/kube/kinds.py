@@ -1,7 +1,8 @@
 """The kinds hdra uses, described once: model, API group, scope and the client's method names.
 
 Owns: :class:`KindSpec` (from whose ``stem`` every method name of the official client derives),
-the table of kinds (ResourceSlice, DeviceClass, Node, ResourceClaim, ResourceClaimTemplate, Event),
+the table of kinds (ResourceSlice, DeviceClass, Node, Namespace, ResourceClaim,
+ResourceClaimTemplate, Event, Pod),
 :class:`ObjectList` and the metadata helpers. It must never make a call: :mod:`.resources`
 implements the verbs once on top of these descriptors.
 """
@@ -10,11 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Generic, Literal, Protocol, TypeVar
+from urllib.parse import quote
 
 from kubernetes.client import (
     CoreV1Event,
     ResourceV1ResourceClaim,
     V1DeviceClass,
+    V1Namespace,
     V1Node,
     V1ObjectMeta,
     V1Pod,
@@ -51,19 +54,33 @@ class KindSpec(Generic[T]):
     api: Literal["core", "resource"]
     stem: str
     namespaced: bool
+    plural: str
     has_status: bool = False
+    collection_delete: bool = True  # Namespaces have no delete-collection verb
+
+    @property
+    def group_version(self) -> str:
+        return "v1" if self.api == "core" else "resource.k8s.io/v1"
+
+    def object_path(self, namespace: str | None, name: str) -> str:
+        """The REST path of one object: ``/apis/resource.k8s.io/v1/namespaces/ns/resourceclaims/x``."""
+        root = "/api/v1" if self.api == "core" else f"/apis/{self.group_version}"
+        scope = f"/namespaces/{quote(namespace, safe='')}" if self.namespaced and namespace else ""
+        return f"{root}{scope}/{self.plural}/{quote(name, safe='')}"
 
     def method_names(self) -> dict[Verb, str]:
         stem = self.stem
         if not self.namespaced:
-            return {
+            cluster: dict[Verb, str] = {
                 "read": f"read_{stem}",
                 "list": f"list_{stem}",
                 "create": f"create_{stem}",
                 "replace": f"replace_{stem}",
                 "delete": f"delete_{stem}",
-                "delete_collection": f"delete_collection_{stem}",
             }
+            if self.collection_delete:
+                cluster["delete_collection"] = f"delete_collection_{stem}"
+            return cluster
         names: dict[Verb, str] = {
             "read": f"read_namespaced_{stem}",
             "list": f"list_namespaced_{stem}",
@@ -101,14 +118,38 @@ def object_name(obj: KubeObject, kind: str) -> str:
 
 
 # The kinds hdra uses. The official client's method names derive from ``stem`` (see KindSpec).
-RESOURCE_SLICE = KindSpec("ResourceSlice", V1ResourceSlice, "resource", "resource_slice", namespaced=False)
-DEVICE_CLASS = KindSpec("DeviceClass", V1DeviceClass, "resource", "device_class", namespaced=False)
-NODE = KindSpec("Node", V1Node, "core", "node", namespaced=False)
+RESOURCE_SLICE = KindSpec(
+    "ResourceSlice", V1ResourceSlice, "resource", "resource_slice", namespaced=False, plural="resourceslices"
+)
+DEVICE_CLASS = KindSpec(
+    "DeviceClass", V1DeviceClass, "resource", "device_class", namespaced=False, plural="deviceclasses"
+)
+NODE = KindSpec("Node", V1Node, "core", "node", namespaced=False, plural="nodes")
+NAMESPACE = KindSpec(
+    "Namespace",
+    V1Namespace,
+    "core",
+    "namespace",
+    namespaced=False,
+    plural="namespaces",
+    collection_delete=False,
+)
 RESOURCE_CLAIM = KindSpec(
-    "ResourceClaim", ResourceV1ResourceClaim, "resource", "resource_claim", namespaced=True, has_status=True
+    "ResourceClaim",
+    ResourceV1ResourceClaim,
+    "resource",
+    "resource_claim",
+    namespaced=True,
+    plural="resourceclaims",
+    has_status=True,
 )
 RESOURCE_CLAIM_TEMPLATE = KindSpec(
-    "ResourceClaimTemplate", V1ResourceClaimTemplate, "resource", "resource_claim_template", namespaced=True
+    "ResourceClaimTemplate",
+    V1ResourceClaimTemplate,
+    "resource",
+    "resource_claim_template",
+    namespaced=True,
+    plural="resourceclaimtemplates",
 )
-EVENT = KindSpec("Event", CoreV1Event, "core", "event", namespaced=True)
-POD = KindSpec("Pod", V1Pod, "core", "pod", namespaced=True)
+EVENT = KindSpec("Event", CoreV1Event, "core", "event", namespaced=True, plural="events")
+POD = KindSpec("Pod", V1Pod, "core", "pod", namespaced=True, plural="pods")

@@ -5,17 +5,20 @@ client's method names per kind), exposed as :class:`ClusterResource` and
 :class:`NamespacedResource` (namespace first) and :class:`NamespacedStatusResource`. Every call
 goes through the retry policy and raises hdra's exceptions only. It must never hold state between
 calls (no caches: that is :mod:`.watch`'s job) and never turn a 409 into a blind retry of the same
-write: ``modify`` re-reads first.
+write: ``modify`` re-reads first. ``get_json`` is the lean read for hot paths: the same request,
+retries and errors, but the object comes back as parsed JSON, not as the client's model (the
+caller models only what it needs).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from kubernetes.client import V1DeleteOptions, V1Preconditions
+from kubernetes.client import ApiClient, ApiException, V1DeleteOptions, V1Preconditions
 
-from .errors import TRANSLATABLE, NotFound, translate
+from .errors import TRANSLATABLE, KubeError, NotFound, translate
 from .kinds import KindSpec, ObjectList, T, Verb, object_meta, object_name
 from .retry import RetryPolicy, call_with_retry, retry_on_conflict
 
@@ -28,6 +31,7 @@ class Resource(Generic[T]):
     def __init__(self, spec: KindSpec[T], api: object, policy: RetryPolicy) -> None:
         self.spec = spec
         self.policy = policy
+        self._api_client: ApiClient | None = getattr(api, "api_client", None)
         self._fns: dict[Verb, Callable[..., Any]] = {}
         for verb, method in spec.method_names().items():
             fn = getattr(api, method, None)
@@ -106,6 +110,45 @@ class Resource(Generic[T]):
             lambda: fn(name=name, **scope, _request_timeout=self.policy.request_timeout_s),
         )
         return result
+
+    def _get_json(self, namespace: str | None, name: str) -> dict[str, Any]:
+        client = self._api_client
+        if client is None:
+            raise TypeError(f"{self.spec.kind}: the API object has no api_client for raw reads")
+        path = self.spec.object_path(self._scope(namespace).get("namespace"), name)
+
+        def fetch() -> dict[str, Any]:
+            request = client.param_serialize(
+                method="GET",
+                resource_path=path,
+                header_params={"Accept": "application/json"},
+                auth_settings=["BearerToken"],
+            )
+            response = client.call_api(*request, _request_timeout=self.policy.request_timeout_s)
+            data: bytes = response.read()  # type: ignore[no-untyped-call]
+            if not 200 <= response.status <= 299:
+                raise ApiException.from_response(
+                    http_resp=response, body=data.decode(errors="replace"), data=None
+                )
+            try:
+                document = json.loads(data)
+            except ValueError as exc:
+                problem = f"the answer is not JSON: {exc}"
+            else:
+                if isinstance(document, dict):
+                    return document
+                problem = f"the answer is a JSON {type(document).__name__}, not an object"
+            raise KubeError(
+                verb="get",
+                kind=self.spec.kind,
+                name=name,
+                namespace=namespace,
+                code=response.status,
+                reason=None,
+                detail=problem,
+            )
+
+        return self._call("get", name, namespace, fetch)
 
     def _create(self, namespace: str | None, obj: T, dry_run: bool = False) -> T:
         scope = self._scope(namespace)
@@ -241,6 +284,10 @@ class NamespacedResource(Resource[T]):
 
     def get(self, namespace: str, name: str) -> T:
         return self._get(namespace, name)
+
+    def get_json(self, namespace: str, name: str) -> dict[str, Any]:
+        """GET as parsed JSON (no model): for hot paths that read a few fields."""
+        return self._get_json(namespace, name)
 
     def list(
         self,

@@ -1,6 +1,8 @@
 """Runs a ``ClaimPreparer`` for the claims of one kubelet request, concurrently across claims.
 
-Owns: the shared worker pool and the translation of every outcome into a per-claim result: devices,
+Owns: the shared worker pool (a request for one claim runs on the calling gRPC thread: a hand-off to
+the pool would only add a thread switch) and the translation of every outcome into a per-claim
+result: devices,
 a ``PrepareError`` message, or an error string naming an unexpected exception's type and message.
 Calls for one claim UID are serialised by the preparer itself (``dra_driver.prepare.locks``), which
 also serialises them against recovery and cleanup. It must never raise for a single claim's failure
@@ -30,6 +32,7 @@ class ClaimRunner:
             raise ValueError(f"max_workers must be at least 1, got {max_workers}")
         self._preparer = preparer
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="hdra-claim")
+        self._stopped = False
 
     def prepare_all(self, claims: Sequence[ClaimRef]) -> dict[str, PrepareResult]:
         """One result per distinct claim UID; never raises for a claim's failure."""
@@ -41,6 +44,7 @@ class ClaimRunner:
 
     def shutdown(self) -> None:
         """Stop accepting work; queued claims are cancelled, running ones finish in the background."""
+        self._stopped = True
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _run_all(
@@ -49,6 +53,8 @@ class ClaimRunner:
         one: Callable[[ClaimRef], T],
         aborted: Callable[[str], T],
     ) -> dict[str, T]:
+        if len({claim.uid for claim in claims}) == 1 and not self._stopped:
+            return {claims[0].uid: one(claims[0])}
         futures: list[tuple[ClaimRef, Future[T] | None]] = []
         for claim in claims:
             try:

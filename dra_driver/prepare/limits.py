@@ -15,11 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kubernetes.client import V1DeviceRequestAllocationResult
-
 from dra_driver.kube.quantity import MIB, parse_quantity
 from dra_driver.prepare.api import ClaimRef, PrepareError
 from dra_driver.prepare.catalog import CatalogEntry, DeviceCatalog
+from dra_driver.prepare.claims import AllocationResult
 from dra_driver.rules import CORES, FULL_CORES, MEMORY, cores_unlimited, memory_unlimited
 
 
@@ -27,7 +26,7 @@ from dra_driver.rules import CORES, FULL_CORES, MEMORY, cores_unlimited, memory_
 class AllocatedDevice:
     """One allocation result of ours with the limits it carries (None = unlimited)."""
 
-    result: V1DeviceRequestAllocationResult
+    result: AllocationResult
     entry: CatalogEntry
     memory_mib: int | None
     cores_percent: int | None
@@ -38,14 +37,12 @@ class AllocatedDevice:
 
 
 def device_limits(
-    claim: ClaimRef, results: tuple[V1DeviceRequestAllocationResult, ...], catalog: DeviceCatalog
+    claim: ClaimRef, results: tuple[AllocationResult, ...], catalog: DeviceCatalog
 ) -> list[AllocatedDevice]:
     return [_limits(claim, result, catalog) for result in results]
 
 
-def _limits(
-    claim: ClaimRef, result: V1DeviceRequestAllocationResult, catalog: DeviceCatalog
-) -> AllocatedDevice:
+def _limits(claim: ClaimRef, result: AllocationResult, catalog: DeviceCatalog) -> AllocatedDevice:
     entry = catalog.get(result.device)
     if entry is None:
         known = ", ".join(catalog.names()[:8]) or "none"
@@ -82,7 +79,7 @@ def _limits(
     return AllocatedDevice(result, entry, memory_mib, cores_percent)
 
 
-def _amount(claim: ClaimRef, result: V1DeviceRequestAllocationResult, name: str, text: str) -> int:
+def _amount(claim: ClaimRef, result: AllocationResult, name: str, text: str) -> int:
     try:
         value = parse_quantity(text)
     except ValueError as exc:

@@ -4,23 +4,32 @@ Owns the order of one prepare, which is what makes it crash-safe (DESIGN §9):
 
 1. check and compute everything (claim, node, devices, parameters, limits, CDI spec) — a bad
    claim fails here and nothing is written;
-2. record ``PrepareStarted`` with the artifacts it is about to create and the node-unique units
-   (AMD/Hygon compute units, vDCU ids) it was granted. Planning and this record happen under one
-   node-wide lock, and what is taken is read from the checkpoint's entries, so two claims never
-   get the same unit, a restarted plugin knows every unit its prepared claims hold, and removing
-   an entry frees its units;
+2. only when the plan grants node-unique units (AMD/Hygon compute units, vDCU ids) or writes
+   files outside hdra's CDI and claims directories (Hygon vDCU configs): record
+   ``PrepareStarted`` with the artifacts it is about to create and the units. Planning and this
+   record happen under one node-wide lock, and what is taken is read from the checkpoint's
+   entries, so two claims never get the same unit, a restarted plugin knows every unit its
+   prepared claims hold, and removing an entry frees its units;
 3. create the claim's cache dir, write the vendor's files (Hygon vDCU configs, atomically), write
    its CDI spec (atomically);
-4. record ``PrepareCompleted`` with the devices returned to the kubelet.
+4. record ``PrepareCompleted`` with the devices returned to the kubelet and the artifacts.
 
 A crash after 2 leaves a ``PrepareStarted`` entry that start-up rolls back (``recovery``); a crash
-after 4 leaves a complete claim that the next prepare returns as is. Unprepare (and a rollback, which
+during 3 of a claim without step 2 leaves only a spec and a cache dir named after the claim, which
+the claim's next prepare or unprepare replaces or removes, and the periodic cleanup removes if
+neither comes (``recovery.cleanup_stale``); so a plain claim costs one checkpoint write, not two.
+A crash after 4 leaves a complete claim that the next prepare returns as is. Unprepare (and a rollback, which
 is an unprepare) removes exactly the artifacts the checkpoint entry recorded — also when
 ``--cdi-dir``, ``--state-dir`` or ``--vdev-dir`` changed since — then the entry; a claim without an
 entry has its files removed where the current settings put them; an unknown claim succeeds.
 
 Every public method holds the claim's lock (``locks.ClaimLocks``) for its whole run, so the gRPC
 workers, start-up recovery and the periodic cleanup never interleave on one claim.
+
+Durability (DESIGN §9): everything survives a killed process without any fsync. Only an artifact
+that outlives a reboot outside hdra's own CDI and claims directories (a Hygon vDCU config in the
+vendor's directory) needs its record on disk first, so a checkpoint write is fsynced exactly when
+the checkpoint holds, gains or loses such an entry; CDI specs and cache dirs are never fsynced.
 
 It must never talk gRPC, never build a path from anything but a validated claim UID, and never
 remove a recorded artifact whose own or parent directory name does not carry the claim's UID.
@@ -130,6 +139,10 @@ class NodePreparer:
         # Held from planning a claim to recording its PrepareStarted entry: the units a plan grants
         # are chosen from the checkpoint's entries, so no two plans of different claims interleave.
         self._units_lock = threading.Lock()
+        # Where the artifacts live that the periodic cleanup finds by name (DESIGN §9).
+        self._own_dirs = tuple(
+            f"{directory}{os.sep}" for directory in (cdi.cdi_dir, settings.interception.claims_dir)
+        )
 
     @property
     def settings(self) -> PreparerSettings:
@@ -169,7 +182,7 @@ class NodePreparer:
             else:
                 self._remove_recorded(entry)
             try:
-                self._checkpoint.remove(claim.uid)
+                self._checkpoint.remove(claim.uid, durable=entry is not None and self._durable(entry))
             except CheckpointError as exc:
                 raise PrepareError(f"claim {claim}: cannot update the checkpoint: {exc}") from exc
 
@@ -203,9 +216,24 @@ class NodePreparer:
             if existing is not None:
                 log.info("claim %s: redoing an unfinished or incomplete prepare", claim)
                 self._remove_recorded(existing)
-            started = self._record_started(claim, plan)
+            # Recorded under the lock, so the next plan sees the units (step 2 of the docstring).
+            started = self._record_started(claim, plan) if plan.units or plan.files else None
         self._write(claim, plan, started)
         return plan.devices
+
+    def _outlives_reboot(self, path: Path) -> bool:
+        """An artifact outside the CDI dir and the claims dir: nothing else finds it after a reboot."""
+        return not str(path).startswith(self._own_dirs)
+
+    def _durable(self, entry: CheckpointEntry) -> bool:
+        """Whether a write that adds, changes or removes ``entry`` must be fsynced (module docstring):
+        the entry records an artifact that outlives a reboot, or another entry does (a write that is
+        not fsynced must never replace a file holding a record that has to survive a power loss)."""
+        return any(
+            self._outlives_reboot(Path(artifact))
+            for recorded in (entry, *self._checkpoint.entries())
+            for artifact in recorded.artifacts
+        )
 
     def _remove_recorded(self, entry: CheckpointEntry) -> None:
         """Delete exactly the artifacts ``entry`` recorded (absent ones are fine), then the claim's
@@ -221,7 +249,7 @@ class NodePreparer:
                         f"claim uid {uid}: the checkpoint records artifact {path}, which is not named after "
                         "the claim; refusing to remove it"
                     )
-                _remove_path(path)
+                _remove_path(path, durable=self._outlives_reboot(path))
                 if path.parent.name == uid:
                     _remove_if_empty(path.parent)
         except (InterceptionError, OSError) as exc:
@@ -338,13 +366,22 @@ class NodePreparer:
     # ---- writing: checkpointed step by step ------------------------------------------------------
 
     def _record_started(self, claim: ClaimRef, plan: _Plan) -> CheckpointEntry:
+        started = self._entry(claim, plan)
+        try:
+            self._checkpoint.put(started, durable=self._durable(started))
+        except CheckpointError as exc:
+            raise PrepareError(f"claim {claim}: writing its prepared state failed: {exc}") from exc
+        return started
+
+    def _entry(self, claim: ClaimRef, plan: _Plan) -> CheckpointEntry:
+        """The ``PrepareStarted`` entry of ``plan``: its artifacts and units, no devices yet."""
         settings = self._settings
         spec_path = self._cdi.spec_path(claim.uid, settings.cdi_kind)
         artifacts = [str(spec_path)]
         if plan.intercepted:
             artifacts.append(str(claim_cache_dir(settings.interception, claim.uid)))
         artifacts.extend(str(path) for path in sorted(plan.files))
-        started = CheckpointEntry(
+        return CheckpointEntry(
             uid=claim.uid,
             namespace=claim.namespace,
             name=claim.name,
@@ -361,13 +398,8 @@ class NodePreparer:
                 for u in plan.units
             ),
         )
-        try:
-            self._checkpoint.put(started)
-        except CheckpointError as exc:
-            raise PrepareError(f"claim {claim}: writing its prepared state failed: {exc}") from exc
-        return started
 
-    def _write(self, claim: ClaimRef, plan: _Plan, started: CheckpointEntry) -> None:
+    def _write(self, claim: ClaimRef, plan: _Plan, started: CheckpointEntry | None) -> None:
         settings = self._settings
         try:
             failpoint(AFTER_CHECKPOINT_STARTED)
@@ -379,13 +411,13 @@ class NodePreparer:
             failpoint(AFTER_CACHE_DIR)
             self._cdi.write_claim_spec(claim.uid, plan.spec)
             failpoint(AFTER_CDI_SPEC)
-            completed = started.model_copy(
+            completed = (started or self._entry(claim, plan)).model_copy(
                 update={
                     "state": ClaimState.PREPARE_COMPLETED,
                     "devices": tuple(_checkpointed(d) for d in plan.devices),
                 }
             )
-            self._checkpoint.put(completed)
+            self._checkpoint.put(completed, durable=self._durable(completed))
             failpoint(AFTER_CHECKPOINT_COMPLETED)
         except (CheckpointError, CdiError, InterceptionError, OSError) as exc:
             raise PrepareError(f"claim {claim}: writing its prepared state failed: {exc}") from exc
@@ -397,8 +429,9 @@ def _claim_fields(claim: ClaimRef) -> AbstractContextManager[None]:
     return log_fields(claim=f"{claim.namespace}/{claim.name}", uid=claim.uid)
 
 
-def _remove_path(path: Path) -> None:
-    """A directory with its contents, or a file; a symlink is removed itself, never followed."""
+def _remove_path(path: Path, *, durable: bool) -> None:
+    """A directory with its contents, or a file; a symlink is removed itself, never followed.
+    ``durable``: the removal is on disk when this returns (before the record of it goes)."""
     try:
         info = os.lstat(path)
     except FileNotFoundError:
@@ -407,7 +440,8 @@ def _remove_path(path: Path) -> None:
         remove_tree(path)
     else:
         path.unlink(missing_ok=True)
-    fsync_dir(path.parent)
+    if durable:
+        fsync_dir(path.parent)
 
 
 def _remove_if_empty(directory: Path) -> None:

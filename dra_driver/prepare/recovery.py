@@ -9,7 +9,9 @@ Owns three procedures, all idempotent:
   from the CDI dir and the API — claims that still exist and are allocated here are prepared
   again, the files of all others are removed.
 - ``cleanup_stale``: unprepare claims the checkpoint knows but the API no longer has (deleted, or
-  re-created with another UID), and remove files no checkpoint entry accounts for.
+  re-created with another UID), and remove files no checkpoint entry accounts for: CDI specs and
+  claim cache dirs named after a claim the checkpoint does not know (the checkpoint writes that
+  record them are not fsynced, so after a power loss these may outlive their records, DESIGN §9).
 
 Both go through the preparer's public methods, which hold the claim's lock: a prepare that lands
 while the cleanup runs is never undone, because a spec file counts as orphaned only if the
@@ -24,6 +26,7 @@ from dataclasses import dataclass, field
 
 from dra_driver.cdi import CdiError
 from dra_driver.checkpoint import ClaimState, LoadReport
+from dra_driver.interception import cached_claim_uids
 from dra_driver.kube import KubeError, NotFound
 from dra_driver.prepare.api import ClaimRef, PrepareError
 from dra_driver.prepare.preparer import NodePreparer
@@ -77,13 +80,14 @@ def cleanup_stale(preparer: NodePreparer) -> list[str]:
     for entry in preparer.checkpoint.entries():
         claim = ClaimRef(entry.uid, entry.namespace, entry.name)
         try:
-            current = preparer.client.resource_claims.get(entry.namespace, entry.name)
+            current = preparer.client.resource_claims.get_json(entry.namespace, entry.name)
         except NotFound:
-            current = None
+            current = {}
         except KubeError as exc:
             log.info("cleanup: cannot check claim %s now, will retry: %s", claim, exc)
             continue
-        current_uid = current.metadata.uid if current is not None and current.metadata is not None else None
+        metadata = current.get("metadata")
+        current_uid = metadata.get("uid") if isinstance(metadata, dict) else None
         if current_uid == entry.uid:
             continue
         try:
@@ -94,7 +98,10 @@ def cleanup_stale(preparer: NodePreparer) -> list[str]:
         log.info("cleanup: unprepared claim %s, which no longer exists in the API", claim)
         removed.append(entry.uid)
     known = {entry.uid for entry in preparer.checkpoint.entries()}
-    for uid in preparer.cdi.claim_uids(preparer.settings.cdi_kind) - known:
+    on_disk = preparer.cdi.claim_uids(preparer.settings.cdi_kind) | cached_claim_uids(
+        preparer.settings.interception
+    )
+    for uid in sorted(on_disk - known):
         try:
             if preparer.remove_orphan(uid):
                 removed.append(uid)

@@ -24,6 +24,8 @@ from dra_driver.webhook.review import (
     parse_review,
     review_response,
 )
+from dra_driver.webhook.state import WatchedState
+from dra_driver.webhook.template_gc import DEFAULT_GRACE_S
 from dra_driver.webhook.validate import Validator
 
 VALIDATE_PATH: Final = "/validate"
@@ -36,9 +38,14 @@ log = logging.getLogger("hdra.webhook")
 class AdmissionHandler:
     """Validator and mutator over one (optional) API client."""
 
-    def __init__(self, kube: KubeClient | None) -> None:
+    def __init__(
+        self,
+        kube: KubeClient | None,
+        state: WatchedState | None = None,
+        template_grace_s: float = DEFAULT_GRACE_S,
+    ) -> None:
         self.validator = Validator(kube)
-        self.mutator = Mutator(kube)
+        self.mutator = Mutator(kube, state, template_grace_s)
 
     def decide(self, path: str, request: AdmissionRequest) -> Verdict:
         """The verdict for ``request`` on ``path``; never raises."""

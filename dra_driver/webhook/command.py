@@ -46,7 +46,7 @@ def serve(
 
     kube = KubeClient.from_kubeconfig(kubeconfig, retry=WEBHOOK_RETRY)
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    server = WebhookServer(cert, key, host=host, port=port, kube=kube)
+    server = WebhookServer(cert, key, host=host, port=port, kube=kube, template_grace_s=template_grace_s)
     collector = TemplateCollector(kube, grace_s=template_grace_s)
     try:
         server.start()

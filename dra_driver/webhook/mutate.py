@@ -12,6 +12,8 @@ the pod could never start. It must never change the pod in any other way.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from dra_driver.kube import KubeClient
@@ -20,6 +22,9 @@ from dra_driver.webhook.convert import convert_pod, describe_pod
 from dra_driver.webhook.errors import INTERNAL, Denial
 from dra_driver.webhook.patch import json_patch
 from dra_driver.webhook.review import ALLOW, AdmissionRequest, Verdict
+from dra_driver.webhook.selectors import Card
+from dra_driver.webhook.state import WatchedState, fresh
+from dra_driver.webhook.template_gc import DEFAULT_GRACE_S, touch
 
 IGNORE_LABEL: Final = "hdra.io/webhook"
 IGNORE_VALUE: Final = "ignore"
@@ -28,10 +33,24 @@ log = logging.getLogger("hdra.webhook")
 
 
 class Mutator:
-    """Decides ``/mutate`` requests; ``kube`` reads slices and namespaces and creates templates."""
+    """Decides ``/mutate`` requests; ``kube`` reads slices and namespaces and creates templates.
 
-    def __init__(self, kube: KubeClient | None) -> None:
+    With ``state`` (the webhook's watches, ``state.py``) namespace labels, cards and the templates
+    that exist come from the watches; what they do not know is read from (or created in) the API.
+    A template the watch holds is re-marked as handed out only once half of ``template_grace_s``
+    (the collector's grace) has passed since its last mark, so a typical admission makes no API
+    call at all.
+    """
+
+    def __init__(
+        self,
+        kube: KubeClient | None,
+        state: WatchedState | None = None,
+        template_grace_s: float = DEFAULT_GRACE_S,
+    ) -> None:
         self._kube = kube
+        self._state = state
+        self._grace_s = template_grace_s
 
     def _ignored(self, pod: dict[str, Any], namespace: str) -> bool:
         labels = (pod.get("metadata") or {}).get("labels") or {}
@@ -39,7 +58,23 @@ class Mutator:
             return True
         if self._kube is None or not namespace:
             return False
-        return namespace_labels(self._kube, namespace).get(IGNORE_LABEL) == IGNORE_VALUE
+        watched = self._state.namespace_labels(namespace) if self._state is not None else None
+        if watched is None:
+            watched = namespace_labels(self._kube, namespace)
+        return watched.get(IGNORE_LABEL) == IGNORE_VALUE
+
+    def _hand_out(self, kube: KubeClient, template: dict[str, Any]) -> bool:
+        """Make sure ``template`` exists and is marked as handed out; True if it was created."""
+        namespace, name = template["metadata"]["namespace"], template["metadata"]["name"]
+        known = self._state.template(namespace, name) if self._state is not None else None
+        if known is None:
+            return create_template(kube, template)
+        now = datetime.now(UTC)
+        if fresh(known, now, self._grace_s):
+            return False
+        if touch(kube, namespace, name, now):
+            return False
+        return create_template(kube, template)  # deleted since the watch last saw it
 
     def mutate(self, request: AdmissionRequest) -> Verdict:
         pod = request.object
@@ -50,8 +85,7 @@ class Mutator:
         namespace = request.namespace or str((pod.get("metadata") or {}).get("namespace") or "")
         if self._ignored(pod, namespace):
             return ALLOW
-        cards = SliceCards(self._kube) if self._kube is not None else None
-        conversion = convert_pod(pod, namespace=namespace, cards=cards)
+        conversion = convert_pod(pod, namespace=namespace, cards=self._cards())
         if not conversion.claims:
             return ALLOW
         who = describe_pod(pod, namespace)
@@ -66,7 +100,7 @@ class Mutator:
         for claim in conversion.claims:
             if request.dry_run:
                 continue
-            created = create_template(self._kube, claim.template)
+            created = self._hand_out(self._kube, claim.template)
             log.info(
                 "%s container %s: %s ResourceClaimTemplate %s/%s",
                 who,
@@ -76,3 +110,20 @@ class Mutator:
                 claim.template_name,
             )
         return Verdict(allowed=True, patch=json_patch(pod, conversion.pod))
+
+    def _cards(self) -> _Cards | None:
+        if self._kube is None:
+            return None
+        return _Cards(self._state, SliceCards(self._kube))
+
+
+class _Cards:
+    """The cards of a driver: from the slice watch, else read once per admission."""
+
+    def __init__(self, state: WatchedState | None, read: SliceCards) -> None:
+        self._state = state
+        self._read = read
+
+    def __call__(self, driver: str) -> Sequence[Card]:
+        watched = self._state.cards(driver) if self._state is not None else None
+        return watched if watched is not None else self._read(driver)

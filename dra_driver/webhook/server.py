@@ -24,6 +24,8 @@ from typing import Any, Final
 
 from dra_driver.kube import KubeClient
 from dra_driver.webhook.admission import AdmissionHandler
+from dra_driver.webhook.state import WatchedState
+from dra_driver.webhook.template_gc import DEFAULT_GRACE_S
 from dra_driver.webhook.tls import ReloadingContext
 
 HEALTHZ_PATH: Final = "/healthz"
@@ -138,11 +140,17 @@ class WebhookServer:
         host: str = "0.0.0.0",
         port: int = 8443,
         kube: KubeClient | None = None,
+        template_grace_s: float = DEFAULT_GRACE_S,
+        watch: bool = True,
     ) -> None:
         self.cert = cert
         self.key = key
         self.host = host
         self.kube = kube
+        self.template_grace_s = template_grace_s
+        # The watches that answer most admissions without an API call (state.py); started with
+        # the server, and the API is asked directly until their first lists are in.
+        self.state = WatchedState(kube) if kube is not None and watch else None
         self._requested_port = port
         self._server: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -164,7 +172,10 @@ class WebhookServer:
         if self._server is not None:
             raise RuntimeError(f"webhook already serving at {self.url}")
         self.tls = ReloadingContext(self.cert, self.key)
-        self._server = _HTTPServer((self.host, self._requested_port), self.tls, AdmissionHandler(self.kube))
+        handler = AdmissionHandler(self.kube, self.state, self.template_grace_s)
+        self._server = _HTTPServer((self.host, self._requested_port), self.tls, handler)
+        if self.state is not None:
+            self.state.start()
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="webhook", daemon=True
         )
@@ -177,6 +188,8 @@ class WebhookServer:
         server, self._server = self._server, None
         if server is None:
             return
+        if self.state is not None:
+            self.state.stop()
         server.shutdown()
         server.server_close()
         server.close_connections()

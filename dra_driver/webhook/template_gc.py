@@ -68,7 +68,8 @@ def used_templates(pods: Iterable[Any]) -> set[tuple[str, str]]:
     return used
 
 
-def _last_used(template: V1ResourceClaimTemplate) -> datetime | None:
+def last_used(template: V1ResourceClaimTemplate) -> datetime | None:
+    """When ``template`` was last handed out (``hdra.io/last-used``), else created."""
     meta = template.metadata
     if meta is None:
         return None
@@ -96,7 +97,7 @@ def collect(kube: KubeClient, *, now: datetime, grace_s: float = DEFAULT_GRACE_S
             continue
         if (meta.namespace, meta.name) in used:
             continue
-        last = _last_used(template)
+        last = last_used(template)
         if last is None or now - last < timedelta(seconds=grace_s):
             continue
         try:

@@ -48,10 +48,10 @@ RBAC = {
         ("", "events"): {"create"},
     },
     "hdra-webhook": {
-        ("", "namespaces"): {"get"},
+        ("", "namespaces"): {"get", "list", "watch"},  # watched; a new one not seen yet is read
         ("", "pods"): {"list"},  # template garbage collection: which templates pods still name
-        ("resource.k8s.io", "resourceslices"): {"list"},
-        ("resource.k8s.io", "resourceclaimtemplates"): {"get", "list", "create", "update", "delete"},
+        ("resource.k8s.io", "resourceslices"): {"list", "watch"},
+        ("resource.k8s.io", "resourceclaimtemplates"): {"get", "list", "watch", "create", "update", "delete"},
         ("resource.k8s.io", "resourceclaims"): {"get"},
     },
     "hdra-controller": {

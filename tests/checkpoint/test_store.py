@@ -260,3 +260,58 @@ def test_first_use_loads_implicitly(state_dir: Path, boot_id: Path) -> None:
     assert store.get(UID) == _entry()
     assert store.last_report is not None
     assert store.last_report.claims == 1
+
+
+def test_changes_queued_during_a_write_share_the_next_write(
+    state_dir: Path, boot_id: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Group commit: while one write is held up, nine other claims queue; all nine land in one
+    more write, each caller returns only once its change is in the file, and a durable request
+    makes the shared write durable."""
+    store = _store(state_dir, boot_id)
+    store.load()
+    writes: list[tuple[int, bool]] = []
+    release = threading.Event()
+    persist = CheckpointStore._persist
+
+    def held(self: CheckpointStore, claims: dict[str, CheckpointEntry], durable: bool) -> None:
+        writes.append((len(claims), durable))
+        if len(writes) == 1:
+            release.wait(10)
+        persist(self, claims, durable)
+
+    monkeypatch.setattr(CheckpointStore, "_persist", held)
+    uids = [str(uuid.uuid4()) for _ in range(10)]
+    first = threading.Thread(target=store.put, args=(_entry(uids[0]),), kwargs={"durable": False})
+    first.start()
+    while not writes:
+        threading.Event().wait(0.001)
+    others = [
+        threading.Thread(target=store.put, args=(_entry(uid),), kwargs={"durable": uid == uids[5]})
+        for uid in uids[1:]
+    ]
+    for thread in others:
+        thread.start()
+    while len(store._pending) < 9:  # every other put is queued behind the held write
+        threading.Event().wait(0.001)
+    assert store.get(uids[1]) is None  # queued, not written: not visible yet
+    release.set()
+    for thread in [first, *others]:
+        thread.join()
+    assert writes == [(1, False), (10, True)]
+    assert {entry.uid for entry in _store(state_dir, boot_id).entries()} == set(uids)
+
+
+def test_a_failed_shared_write_fails_every_caller_in_it(
+    state_dir: Path, boot_id: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = _store(state_dir, boot_id)
+    store.load()
+
+    def broken(self: CheckpointStore, claims: dict[str, CheckpointEntry], durable: bool) -> None:
+        raise CheckpointError(f"writing checkpoint {state_dir} failed: disk full")
+
+    monkeypatch.setattr(CheckpointStore, "_persist", broken)
+    with pytest.raises(CheckpointError, match="disk full"):
+        store.put(_entry())
+    assert store.get(UID) is None

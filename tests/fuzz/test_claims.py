@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from kubernetes.client import V1DeviceRequestAllocationResult
 
 from dra_driver.devices import AcceleratorDevice, make_backend
 from dra_driver.prepare.api import ClaimRef, PrepareError
 from dra_driver.prepare.catalog import DeviceCatalog
+from dra_driver.prepare.claims import AllocationResult
 from dra_driver.prepare.limits import device_limits
 from dra_driver.sim import AllocationError, ClusterState, Pending, Placement, explain_claim
 from dra_driver.slices import SharingMode, build_slices
@@ -56,7 +56,7 @@ def _slices() -> list[dict[str, Any]]:
 
 
 @st.composite
-def allocation_results(draw: st.DrawFn, mode: SharingMode) -> V1DeviceRequestAllocationResult:
+def allocation_results(draw: st.DrawFn, mode: SharingMode) -> AllocationResult:
     names = _catalog(mode).names()
     device = draw(st.one_of(st.sampled_from(names), st.text(min_size=1, max_size=10)))
     consumed = draw(
@@ -65,7 +65,7 @@ def allocation_results(draw: st.DrawFn, mode: SharingMode) -> V1DeviceRequestAll
             st.dictionaries(st.sampled_from(["memory", "cores", "shares", "x"]), quantities, max_size=4),
         )
     )
-    return V1DeviceRequestAllocationResult(
+    return AllocationResult(
         request="gpu", driver=DRIVER, pool=NODE, device=device, consumed_capacity=consumed
     )
 
@@ -219,7 +219,7 @@ def test_non_object_parts_are_an_allocation_error(claim: dict[str, Any]) -> None
 @pytest.mark.parametrize("text", ["sNaN", "Infinity"])
 def test_non_finite_consumed_capacity_is_a_prepare_error(text: str) -> None:
     catalog = _catalog(SharingMode.CAPACITY)
-    result = V1DeviceRequestAllocationResult(
+    result = AllocationResult(
         request="gpu", driver=DRIVER, pool=NODE, device=catalog.names()[0], consumed_capacity={"memory": text}
     )
     with pytest.raises(PrepareError):

@@ -35,7 +35,7 @@ from tests.kube.objects import (
 
 def test_a_descriptor_without_matching_client_methods_fails_fast(client: KubeClient) -> None:
     bogus: KindSpec[ResourceV1ResourceClaim] = KindSpec(
-        "Bogus", ResourceV1ResourceClaim, "resource", "bogus_thing", namespaced=True
+        "Bogus", ResourceV1ResourceClaim, "resource", "bogus_thing", namespaced=True, plural="bogus"
     )
     with pytest.raises(TypeError, match="read_namespaced_bogus_thing"):
         Resource(bogus, ResourceV1Api(client.api_client), RetryPolicy())

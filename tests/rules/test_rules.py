@@ -8,7 +8,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-from kubernetes.client import V1DeviceRequestAllocationResult
 
 import dra_driver
 from dra_driver.cdi import CdiError, validate_claim_uid
@@ -20,7 +19,7 @@ from dra_driver.interception.settings import PRIORITIES
 from dra_driver.parameters import API_VERSION, KIND, decode_config
 from dra_driver.prepare import ClaimRef, PrepareError
 from dra_driver.prepare.catalog import CatalogEntry, DeviceCatalog
-from dra_driver.prepare.claims import check_claim_uid
+from dra_driver.prepare.claims import AllocationResult, check_claim_uid
 from dra_driver.prepare.limits import device_limits
 from dra_driver.rules import (
     CORES,
@@ -119,7 +118,7 @@ def test_catalog_limits_and_interception_agree_on_the_whole_card(
     }
     entry = CatalogEntry(name="gpu-0", card=CARD, capacity=capacity, multiple_allocations=False)
     assert entry.is_whole_card is whole
-    result = V1DeviceRequestAllocationResult(device="gpu-0", driver="d", pool="p", request="r")
+    result = AllocationResult(device="gpu-0", driver="d", pool="p", request="r")
     (allocated,) = device_limits(ClaimRef(UID, "ns", "c"), (result,), DeviceCatalog([entry]))
     assert allocated.unlimited is whole
     limit = DeviceLimit(CARD, allocated.memory_mib, allocated.cores_percent)

@@ -28,12 +28,14 @@ ACCESSORS: dict[str, tuple[str, str]] = {
     "resource_claim_templates": ("resource.k8s.io", "resourceclaimtemplates"),
     "device_classes": ("resource.k8s.io", "deviceclasses"),
     "nodes": ("", "nodes"),
+    "namespaces": ("", "namespaces"),
     "events": ("", "events"),
     "pods": ("", "pods"),
 }
 # KubeClient resource methods → (verbs, on the status subresource?)
 METHODS: dict[str, tuple[tuple[str, ...], bool]] = {
     "get": (("get",), False),
+    "get_json": (("get",), False),
     "list": (("list",), False),
     "create": (("create",), False),
     "update": (("update",), False),
