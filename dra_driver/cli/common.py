@@ -15,15 +15,14 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from dra_driver.cli.errors import CommandError
 from dra_driver.devices import AcceleratorDevice, BackendError, make_backend
 from dra_driver.devices.registry import BACKENDS, DRIVER_FOR_BACKEND, TOOL_BACKENDS
 from dra_driver.kube import KubeClient, KubeConfigError
 from dra_driver.kube.features import DEFAULT_VERSION, KubeVersion
 from dra_driver.slices import SharingMode, SliceOptions
 
-
-class CommandError(Exception):
-    """A command cannot go on; the message says why and is printed as ``hdra: <message>``."""
+__all__ = ["CommandError"]  # defined in cli.errors (light to import); the commands take it from here
 
 
 def open_client(kubeconfig: Path | None) -> KubeClient:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from dra_driver import __version__
-from dra_driver.cli.common import CommandError
+from dra_driver.cli.errors import CommandError
 from dra_driver.runtime import configure_logging
 from dra_driver.runtime.logs import FORMATS, level_for
 
