@@ -16,8 +16,13 @@ against it. What it models, as the real API server does (reference/testing.md se
 * watch: chunked JSON lines, resume from an RV, selectors, bookmarks, synthetic ADDED for RV
   unset/"0", ``sendInitialEvents``, 410 Expired as an in-stream ERROR below the compaction horizon;
 * PATCH: merge patch, JSON patch, strategic merge patch driven by the schema's patch strategies;
-* strict OpenAPI validation (kubernetes-validate schemas of the chosen version) and cheap semantic
-  rules, 422 Invalid; feature gates dropping disabled fields like the real server;
+* strict OpenAPI validation (kubernetes-validate schemas of the chosen version) and upstream's
+  resource.k8s.io rules (``semantic``, ``requests``, ``resource_rules``), 422 Invalid; feature gates
+  dropping disabled fields like the real server;
+* quantities decoded and stored in canonical form (``1024Mi`` → ``1Gi``; a malformed one is 400)
+  and the v1 defaults ``allocationMode: ExactCount``, ``count: 1``, toleration ``operator: Equal``
+  (``normalize``). tests/realcluster/test_conformance.py sends one corpus to this server and to
+  the real kube-apiserver v1.36.3: they agree on every object hdra writes or reads;
 * namespaces must exist for namespaced creates (``default`` and ``kube-system`` are built in);
 * test hooks: ``store.compact()``, ``store.close_all_watches()``, ``store.hold()``, ``faults``,
   ``stats``, ``create_node()``.
@@ -33,10 +38,9 @@ Not modelled (a real cluster differs here):
   cache does for resourceVersion=0); lists at an exact past resourceVersion;
 * aggregated discovery (the legacy discovery documents are served) and ``/openapi/v2``
   (``/openapi/v3`` is served, ``openapi.py``: kubectl validates through the server with it);
-* defaulting (e.g. ``allocationMode: ExactCount``, ``count: 1``, pod defaults), CEL type checking
-  of selectors (parsing is checked, ``requests.py``), attribute-name, taint and toleration
-  validation, counter references, claim status transition rules, ResourceSlice devices/sharedCounters
-  exclusivity, pod spec immutability;
+* pod and other core defaults; CEL type checking of selectors (parsing is checked, ``requests.py``;
+  an expression that parses but names an unknown field or is not boolean is stored, the real
+  server refuses it); counter references across the slices of a pool; pod spec immutability;
 * ``apps/v1`` and other workload kinds (Deployments are not served);
 * controllers: no scheduler or allocator (tests write ``status.allocation``), no garbage collector
   (ownerReferences and propagationPolicy are stored but nothing cascades), no namespace

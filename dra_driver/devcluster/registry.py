@@ -17,8 +17,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from dra_driver.devcluster import errors, gates, semantic
+from dra_driver.devcluster import errors, gates, resource_rules, semantic
 from dra_driver.devcluster.errors import ApiError, Cause
+from dra_driver.devcluster.normalize import normalize
 from dra_driver.devcluster.patch import apply_patch, patch_media_type
 from dra_driver.devcluster.resources import NAMESPACES, ResourceKind
 from dra_driver.devcluster.schema import validator
@@ -71,6 +72,7 @@ class Registry:
         """POST. With ``dry_run`` (``?dryRun=All``) every check runs and fields are dropped as for a
         real create, but nothing is stored and no resourceVersion is consumed."""
         obj = self._checked_body(resource, namespace, body, url_name=None)
+        normalize(resource.kind, obj)  # quantities and defaults, as the real server decodes them
         meta = obj["metadata"]
         if meta.get("resourceVersion"):
             raise errors.internal("resourceVersion should not be set on objects to be created")
@@ -235,6 +237,7 @@ class Registry:
                 else:
                     new.pop("status", None)
             sections = ("spec", "status")
+        normalize(resource.kind, new)
         gates.drop_disabled_fields(resource.kind, new, old, self.gates, sections)
         new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
         if resource.has_generation and new.get("spec") != old.get("spec"):
@@ -281,6 +284,7 @@ class Registry:
     def _validate(self, resource: ResourceKind, obj: dict[str, Any], old: Mapping[str, Any] | None) -> None:
         name = str(obj["metadata"].get("name", ""))
         causes = semantic.validate(resource, obj, old)
+        causes += resource_rules.causes(resource.kind, obj, old, self.version)
         schema_error = validator(self.version, resource.api_version, resource.kind).error(obj)
         if schema_error is not None:
             message = schema_error.message

@@ -8,7 +8,8 @@ official client's (``kubernetes.utils.quantity``); only the canonical formatting
 
 from __future__ import annotations
 
-from decimal import Decimal
+import re
+from decimal import ROUND_UP, Decimal
 
 from kubernetes.utils.quantity import parse_quantity as _parse_quantity
 
@@ -66,3 +67,41 @@ def normalize_quantity(text: str) -> str:
     if value == 0:
         return "0"
     return format(value.normalize(), "f")
+
+
+_SUFFIX = re.compile(r"[+-]?[0-9.]+([eEinumkKMGTP]*[-+]?[0-9]*)")
+_DECIMAL_SUFFIX = {-9: "n", -6: "u", -3: "m", 0: "", 3: "k", 6: "M", 9: "G", 12: "T", 15: "P", 18: "E"}
+_BINARY_SUFFIX = ("", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei")
+_NANO = Decimal("1e-9")
+
+
+def canonical_quantity(text: str) -> str:
+    """The spelling the API server stores for ``text``: ``1024Mi`` → ``1Gi``, ``0.5`` → ``500m``,
+    ``2000`` → ``2k``, ``1000m`` → ``1``, ``1e3`` stays ``1e3`` (upstream ``Quantity.String()``).
+
+    The format follows the input's suffix (binary ``Ki``…``Ei``, decimal ``n``…``E`` or none, or
+    an exponent); a binary value below 1024 or with a fraction is written in decimal SI; digits
+    below a nano round up, away from zero, as upstream's parser does. ValueError as parse_quantity.
+    """
+    value = parse_quantity(text)
+    match = _SUFFIX.fullmatch(text.strip())
+    suffix = match.group(1) if match else ""
+    nanos = value.scaleb(9)
+    if nanos != nanos.to_integral_value():
+        value = value.quantize(_NANO, rounding=ROUND_UP)
+    sign, magnitude = ("-" if value < 0 else ""), abs(value)
+    if suffix.endswith("i") and magnitude >= 1024 and magnitude == magnitude.to_integral_value():
+        number, power = int(magnitude), 0
+        while number % 1024 == 0 and power < len(_BINARY_SUFFIX) - 1:
+            number, power = number // 1024, power + 1
+        return f"{sign}{number}{_BINARY_SUFFIX[power]}"
+    if magnitude == 0:
+        return "0"
+    for exponent in sorted(_DECIMAL_SUFFIX, reverse=True):
+        mantissa = magnitude.scaleb(-exponent)
+        if mantissa == mantissa.to_integral_value():
+            break
+    written = (
+        _DECIMAL_SUFFIX[exponent] if suffix[:1] not in ("e", "E") else (f"e{exponent}" if exponent else "")
+    )
+    return f"{sign}{int(mantissa)}{written}"

@@ -41,6 +41,7 @@ from dra_driver.realcluster.certs import Pki, create_pki
 from dra_driver.realcluster.errors import RealClusterError
 from dra_driver.realcluster.kubeconfig import write_kubeconfig
 from dra_driver.realcluster.processes import ManagedProcess, free_port
+from dra_driver.rules import MEMORY
 
 log = logging.getLogger("hdra.realcluster")
 
@@ -49,7 +50,8 @@ PORT_ATTEMPTS = 3
 _PORT_TAKEN = "address already in use"  # a cold API server on a busy 2-core machine needs a minute or more
 _POLL_S = 0.2
 ADMIN_USER = "hdra-admin"
-NODE_CAPACITY = {"cpu": "64", "memory": "512Gi", "pods": "110"}
+# Core v1 resources of a kubelet-less Node; core v1 spells memory as hdra's capacity name does.
+NODE_CAPACITY = {"cpu": "64", MEMORY: "512Gi", "pods": "110"}
 
 
 class RealCluster:

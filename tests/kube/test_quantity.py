@@ -9,6 +9,7 @@ import pytest
 from dra_driver.kube.quantity import (
     MIB,
     binary_quantity,
+    canonical_quantity,
     decimal_quantity,
     normalize_quantity,
     parse_quantity,
@@ -61,3 +62,33 @@ def test_malformed_quantity_names_it() -> None:
 def test_negative_values_are_refused() -> None:
     with pytest.raises(ValueError, match="-1"):
         binary_quantity(-1)
+
+
+# Every pair was read back from the real kube-apiserver v1.36.3 (tests/realcluster/test_conformance.py).
+@pytest.mark.parametrize(
+    ("text", "stored"),
+    [
+        ("1024Mi", "1Gi"),
+        ("40960Mi", "40Gi"),
+        ("1536Mi", "1536Mi"),
+        ("1.5Gi", "1536Mi"),
+        ("2000", "2k"),
+        ("1500", "1500"),
+        ("0.5", "500m"),
+        ("1000m", "1"),
+        ("1e3", "1e3"),
+        ("5e-3", "5e-3"),
+        ("100", "100"),
+        ("2000k", "2M"),
+        ("0", "0"),
+    ],
+)
+def test_canonical_quantity_is_what_the_api_server_stores(text: str, stored: str) -> None:
+    assert canonical_quantity(text) == stored
+
+
+def test_canonical_quantity_keeps_the_sign_and_rounds_below_a_nano_up() -> None:
+    assert canonical_quantity("-1024Mi") == "-1Gi"
+    assert canonical_quantity("0.0000000001") == "1n"
+    with pytest.raises(ValueError, match="12Gx"):
+        canonical_quantity("12Gx")

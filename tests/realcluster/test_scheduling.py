@@ -330,6 +330,10 @@ def _clean(kube: KubeClient, namespace: str, nodes: Sequence[str], driver: str) 
     for node in nodes:
         kube.resource_slices.delete_collection(field_selector=f"spec.nodeName={node}")
         kube.nodes.delete(node)
-    assert wait_for(
-        lambda: not kube.resource_slices.list(field_selector=f"spec.driver={driver}").items, 30.0, 0.2
-    )
+
+    # The next example's Nodes have the same names: none of these slices may be left for them.
+    def left() -> list[str]:
+        slices = kube.resource_slices.list(field_selector=f"spec.driver={driver}").items
+        return sorted({s.spec.node_name or "" for s in slices if s.spec and s.spec.node_name in nodes})
+
+    assert wait_for(lambda: not left(), 30.0, 0.2), f"slices of {left()} were not deleted"

@@ -45,9 +45,10 @@ def test_percentage_becomes_first_available_over_the_cluster_card_sizes(
     sizes = sorted({card.memory_bytes for card in published})
     assert [s // 2**30 for s in sizes] == [32, 40, 141]
     assert [sub["name"] for sub in request["firstAvailable"]] == ["mem-32gi", "mem-40gi", "mem-141gi"]
+    # As stored: the API server (and the dev cluster) re-spell quantities canonically (16384Mi → 16Gi).
     assert [sub["capacity"]["requests"] for sub in request["firstAvailable"]] == [
-        {"memory": "16384Mi", "cores": "30"},
-        {"memory": "20480Mi", "cores": "30"},
+        {"memory": "16Gi", "cores": "30"},
+        {"memory": "20Gi", "cores": "30"},
         {"memory": "72192Mi", "cores": "30"},
     ]
     assert all(sub["count"] == 2 for sub in request["firstAvailable"])
