@@ -2,19 +2,21 @@
 
 For each example folder: the Nodes its README's ``placement`` block names are created Ready; one
 real ``hdra kubelet-plugin`` process per Node publishes that profile's slices in the block's mode
-with the card policy ``binpack``; ``hdra controller`` serves the scheduler's extender (configured
-as charts/hdra/README.md says); the chart's DeviceClass is created. Then the pods are applied with
+with the card policy under test (``binpack``, then ``spread``), taking its cards' use from ``hdra
+controller`` (``--policy-url``: the controller's one cluster-wide watch, issue 16 item 6), which
+also serves the scheduler's extender with the same policy (configured as charts/hdra/README.md
+says); the chart's DeviceClass is created. Then the pods are applied with
 ``kubectl`` one at a time, in file order (as the README's contract says), and each is waited for:
 bound by the real scheduler with its claims allocated by the real DynamicResources plugin (the
 real resourceclaim controller made the claims from the templates), or marked Unschedulable.
 
-Each placement is compared with ``hdra simulate``'s (``ClusterState.place_pod``, binpack) on the
+Each placement is compared with ``hdra simulate``'s (``ClusterState.place_pod``, same policy) on the
 slices as the real node plugins published them and the claims as the real scheduler allocated
 them so far, and with the README. A pod agrees when the real scheduler put it where hdra's
 simulator does, or on a node the real scheduler cannot tell apart from the simulator's choice
 (equal extender score: ``tie``) with exactly the devices the simulator picks on that node. After
 each pod, every node plugin must have re-published its cards in the order the simulator's
-binpack gives, before the next pod is applied.
+policy gives, before the next pod is applied. The README's placements are binpack's.
 
 Without a deployment controller, a Deployment is applied as the pods it would create
 (``<name>-<i>``, ``dra_driver.sim.workloads.expand_pods``), as ``hdra simulate`` does; HAMi-style
@@ -25,8 +27,11 @@ before they are applied.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
+import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -51,14 +56,22 @@ pytestmark = [pytest.mark.realcluster, pytest.mark.timeout(600)]
 POD_TIMEOUT_S = 90.0
 SETTLE_TIMEOUT_S = 30.0
 ROWS: list[tuple[str, ...]] = []
-HEADERS = ("example", "pod", "README", "hdra simulate", "real scheduler", "agree")
+HEADERS = ("policy", "example", "pod", "README (binpack)", "hdra simulate", "real scheduler", "agree")
 
 
-@pytest.fixture(scope="module")
-def extender(real_cluster: RealCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Process]:
-    """``hdra controller`` on the port the real scheduler's extender entry names; binpack, no cache."""
+class Extender:
+    def __init__(self, process: Process, policy: str, url: str) -> None:
+        self.process, self.policy, self.url = process, policy, url
+
+
+@pytest.fixture(scope="module", params=["binpack", "spread"])
+def extender(
+    real_cluster: RealCluster, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Extender]:
+    """``hdra controller`` on the port the real scheduler's extender entry names, with the policy."""
     assert real_cluster.extender_port is not None
-    log_dir = tmp_path_factory.mktemp("extender")
+    policy = str(request.param)
+    log_dir = tmp_path_factory.mktemp(f"extender-{policy}")
     process = Process(
         [
             *HDRA,
@@ -70,14 +83,26 @@ def extender(real_cluster: RealCluster, tmp_path_factory: pytest.TempPathFactory
             "--port",
             str(real_cluster.extender_port),
             "--policy",
-            "binpack",
+            policy,
             "--cache-seconds",
             "0",
         ],
         log_dir / "controller.log",
     )
-    yield process
+    url = f"http://127.0.0.1:{real_cluster.extender_port}"
+    assert wait_for(lambda: _healthy(url), 30.0, 0.2), (
+        f"hdra controller did not start: {process.log.read_text()}"
+    )
+    yield Extender(process, policy, url)
     process.terminate()
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=2) as answer:
+            return bool(answer.status == 200)
+    except OSError:
+        return False
 
 
 def _kubectl(cluster: RealCluster, namespace: str, obj: Mapping[str, Any]) -> None:
@@ -155,11 +180,15 @@ def _wait_placed(kube: KubeClient, namespace: str, name: str) -> Any:
 
 
 def _extender_scores(
-    slices: Sequence[dict[str, Any]], claims: Sequence[dict[str, Any]], pod: dict[str, Any], nodes: list[str]
+    slices: Sequence[dict[str, Any]],
+    claims: Sequence[dict[str, Any]],
+    pod: dict[str, Any],
+    nodes: list[str],
+    policy: Any,
 ) -> dict[str, object]:
-    """What ``hdra controller`` answers the real scheduler for ``pod`` (binpack, 0..10 per node)."""
+    """What ``hdra controller`` answers the real scheduler for ``pod`` (0..10 per node)."""
     usage = node_usage(card_usage(slices, claims))
-    return {str(e["Host"]): e["Score"] for e in prioritize(ExtenderArgs(pod, nodes), usage, "binpack")}
+    return {str(e["Host"]): e["Score"] for e in prioritize(ExtenderArgs(pod, nodes), usage, policy)}
 
 
 def _show(placement: Placement | Pending | None) -> str:
@@ -169,10 +198,12 @@ def _show(placement: Placement | Pending | None) -> str:
     return " ".join([placement.node, *devices])
 
 
-def _start_plugins(cluster: RealCluster, expected: Promise, tmp_path: Path) -> list[Process]:
+def _start_plugins(
+    cluster: RealCluster, expected: Promise, tmp_path: Path, extender: Extender
+) -> list[Process]:
     plugins = []
     for node, profile in expected.nodes:
-        where = tmp_path / node
+        where = tmp_path / node  # short: the kubelet sockets under it must stay within 107 bytes
         plugins.append(
             Process(
                 [
@@ -191,7 +222,9 @@ def _start_plugins(cluster: RealCluster, expected: Promise, tmp_path: Path) -> l
                     "--mode",
                     expected.mode.value,
                     "--policy",
-                    "binpack",
+                    extender.policy,
+                    "--policy-url",
+                    extender.url,
                     *plugin_dirs(where),
                 ],
                 tmp_path / f"plugin-{node}.log",
@@ -202,25 +235,31 @@ def _start_plugins(cluster: RealCluster, expected: Promise, tmp_path: Path) -> l
 
 @pytest.mark.parametrize("folder", example_dirs(), ids=lambda p: p.name)
 def test_example_placed_by_the_real_scheduler(
-    real_cluster: RealCluster, extender: Process, folder: Path, tmp_path: Path
+    real_cluster: RealCluster, extender: Extender, folder: Path, tmp_path: Path
 ) -> None:
     expected = promise(folder)
     kube = real_cluster.client
     nodes = [node for node, _ in expected.nodes]
-    namespace = f"ex-{folder.name}"[:63]
+    namespace = f"ex-{extender.policy}-{folder.name}"[:63]
     core = CoreV1Api(kube.api_client)
     core.create_namespace(V1Namespace(metadata=V1ObjectMeta(name=namespace)))
     _kubectl(real_cluster, namespace, device_class(expected.driver))  # the chart's DeviceClass
     for node in nodes:
         real_cluster.create_node(node)
-    plugins = _start_plugins(real_cluster, expected, tmp_path)
+    # A short directory of its own: pytest's tmp_path makes the plugins' socket paths longer than
+    # the 107 bytes a unix socket allows ("test_example_placed_by_the_rea<N>/node-mixed/...").
+    short = Path(tempfile.mkdtemp(prefix="hdra-rt-"))
+    plugins = _start_plugins(real_cluster, expected, short, extender)
     try:
-        rows = _run_example(real_cluster, folder, expected, namespace, nodes, plugins=plugins)
+        rows = _run_example(
+            real_cluster, folder, expected, namespace, nodes, plugins=plugins, policy=Policy(extender.policy)
+        )
     finally:
         for plugin in plugins:
             plugin.terminate()
+        shutil.rmtree(short, ignore_errors=True)
         _clean(kube, namespace, nodes, expected.driver)
-    ROWS.extend(rows)
+    ROWS.extend((extender.policy, *row) for row in rows)
     report_table("examples: real kube-scheduler vs hdra simulate vs README", HEADERS, ROWS)
     wrong = [row for row in rows if row[-1] == "no"]
     assert not wrong, f"{folder.name}: placements disagree: {wrong}"
@@ -234,6 +273,7 @@ def _run_example(
     nodes: Sequence[str],
     *,
     plugins: Sequence[Process],
+    policy: Policy,
 ) -> list[tuple[str, ...]]:
     kube = cluster.client
     assert wait_for(lambda: _complete(_slices(kube, expected.driver), nodes), 60.0, 0.2), (
@@ -264,7 +304,7 @@ def _run_example(
         unallocated = [{k: v for k, v in c.items() if k != "status"} for c in fresh]
         state = ClusterState(slices=slices, classes=classes, claims=allocated)
         sim_inputs = [c for c in claims if c not in fresh] + unallocated
-        simulated = state.place_pod(sim_inputs, policy="binpack")
+        simulated = state.place_pod(sim_inputs, policy=policy)
         real_node = real_pod.spec.node_name
         readme = " ".join(expected.pods.get(pod_name, ("(not in README)",)))
         if not real_node:
@@ -273,17 +313,17 @@ def _run_example(
         else:
             real = " ".join([real_node, *_devices(claims)])
             on_real = ClusterState(slices=slices, classes=classes, claims=allocated).place_pod(
-                sim_inputs, policy="binpack", nodes=[real_node]
+                sim_inputs, policy=policy, nodes=[real_node]
             )
             if _show(simulated) == real:
                 agree = "yes"
             elif isinstance(simulated, Placement) and _show(on_real) == real:
-                scores = _extender_scores(slices, allocated, pod, list(nodes))
+                scores = _extender_scores(slices, allocated, pod, list(nodes), policy.value)
                 agree = "tie" if scores.get(real_node) == scores.get(simulated.node) else "no"
             else:
                 agree = "no"
             allocated.extend(c for c in claims if c in fresh)
-            _settle(kube, expected.driver, nodes, classes, allocated, plugins=plugins)
+            _settle(kube, expected.driver, nodes, classes, allocated, plugins=plugins, policy=policy)
         rows.append((folder.name, pod_name, readme, _show(simulated), real, agree))
     return rows
 
@@ -296,13 +336,14 @@ def _settle(
     allocated: Sequence[Mapping[str, Any]],
     *,
     plugins: Sequence[Process],
+    policy: Policy,
 ) -> None:
-    """Wait until every node plugin published its cards in the simulator's binpack order."""
+    """Wait until every node plugin published its cards in the simulator's order for ``policy``."""
 
     def wanted_and_published() -> tuple[dict[str, list[str]], dict[str, list[str]]]:
         slices = _slices(kube, driver)
         state = ClusterState(slices=slices, classes=classes, claims=allocated)
-        wanted = {n: [d.name for d in state.device_order(n, Policy.BINPACK)] for n in nodes}
+        wanted = {n: [d.name for d in state.device_order(n, policy)] for n in nodes}
         return wanted, {n: _published(slices, n) for n in nodes}
 
     def settled() -> bool:
@@ -313,7 +354,7 @@ def _settle(
         return
     wanted, published = wanted_and_published()
     raise AssertionError(
-        f"the node plugins' binpack card order differs from hdra simulate's: published {published}, "
+        f"the node plugins' {policy.value} card order differs from hdra simulate's: published {published}, "
         f"simulator {wanted}; plugin logs: "
         + " || ".join(f"{p.log.name}: {' | '.join(p.log.read_text().splitlines()[-8:])}" for p in plugins)
     )
