@@ -108,6 +108,8 @@ def throttle_refresh_hook(configuration: Configuration, interval_s: float = REFR
                 return
             last[0] = now
         hook(config)
+        # The client's hook re-installs itself (kube_config's ``_set_config``): keep ours in place.
+        setattr(config, "refresh_api_key_hook", refresh)  # noqa: B010 - the stub types it as None
 
     setattr(configuration, "refresh_api_key_hook", refresh)  # noqa: B010 - the stub types it as None
 
