@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+from dra_driver.slices import SharingMode
+
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
@@ -34,3 +36,19 @@ def test_prepare_benchmark_runs() -> None:
     assert set(result["peer_ratio"]) >= {"hdra_vs_peer_prepare1_p50", "hdra_tmpfs_vs_peer_prepare50_p99"}
     assert result["storage"]["tmpfs_filesystem"] == "tmpfs"
     assert "peer         50 claims" in module.table(result)
+
+
+def test_scheduler_benchmark_asks_each_mode_for_one_share() -> None:
+    """The requests the scheduler benchmark streams (the run itself needs hdra-k8s: make bench)."""
+    module = load("scheduler")
+    capacity = module.request_for(SharingMode.CAPACITY)["exactly"]
+    assert capacity["capacity"]["requests"] == {"memory": "16Gi", "cores": "12"}
+    assert (
+        "parentUUID"
+        in module.request_for(SharingMode.EXCLUSIVE)["exactly"]["selectors"][0]["cel"]["expression"]
+    )
+    assert (
+        "compareTo"
+        in module.request_for(SharingMode.PARTITIONS)["exactly"]["selectors"][0]["cel"]["expression"]
+    )
+    assert module.request_for(SharingMode.REPLICAS)["exactly"] == {"deviceClassName": "nvidia.hdra.io"}
