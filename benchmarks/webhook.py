@@ -10,6 +10,8 @@ Measures, each as the median of ``--repeat`` runs on a fresh dev cluster and web
   others find it in the template watch;
 - ``mutate-percentage``: the same with ``gpumem-percentage: 50``, which also needs the driver's
   cards (one node, mock profile "mixed": 40, 32 and 141 GiB cards) from the slice watch;
+- ``validate``: the typical pod as ``/mutate`` converted it, POSTed to ``/validate`` (the pod
+  check reads the spec of the template it names, from the template watch);
 - ``healthz``: ``GET /healthz`` on the same kind of connection — the in-run baseline (TLS, HTTP and
   threading cost without any admission work) the admissions are compared against.
 
@@ -20,6 +22,7 @@ Needs the ``openssl`` command to make a self-signed certificate.
 from __future__ import annotations
 
 import argparse
+import base64
 import http.client
 import json
 import shutil
@@ -39,7 +42,7 @@ from dra_driver.devcluster import DevCluster
 from dra_driver.devices import make_backend
 from dra_driver.kube import KubeClient
 from dra_driver.slices import SharingMode
-from dra_driver.webhook import WEBHOOK_RETRY, WebhookServer
+from dra_driver.webhook import WEBHOOK_RETRY, WebhookServer, apply_patch
 
 NODE = "bench-node"
 WARMUP = 20
@@ -62,13 +65,17 @@ def _certificate(directory: Path) -> tuple[Path, Path]:
     return cert, key
 
 
-def _review(limits: dict[str, str], name: str) -> bytes:
-    pod = {
+def _pod(limits: dict[str, str], name: str) -> dict[str, Any]:
+    return {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": name, "namespace": "default", "annotations": {"nvidia.com/use-gputype": "A100"}},
         "spec": {"containers": [{"name": "main", "image": "busybox", "resources": {"limits": limits}}]},
     }
+
+
+def _review(limits: dict[str, str], name: str, pod: dict[str, Any] | None = None) -> bytes:
+    pod = pod if pod is not None else _pod(limits, name)
     request = {
         "uid": str(uuid.uuid4()),
         "kind": {"group": "", "version": "v1", "kind": "Pod"},
@@ -134,6 +141,29 @@ def _one_run(admissions: int) -> dict[str, dict[str, float]]:
 
                 return call
 
+            def converted(limits: dict[str, str]) -> dict[str, Any]:
+                """The pod as the API server stores it after /mutate (what /validate is sent)."""
+                conn.request("POST", "/mutate", body=_review(limits, "converted"))
+                answer: dict[str, Any] = json.loads(conn.getresponse().read())
+                patch = json.loads(base64.b64decode(answer["response"]["patch"]))
+                stored: dict[str, Any] = apply_patch(_pod(limits, "converted"), patch)
+                return stored
+
+            def validate(pod: dict[str, Any]) -> Callable[[int], None]:
+                def call(i: int) -> None:
+                    pod["metadata"]["name"] = f"validated-{i}"
+                    conn.request(
+                        "POST",
+                        "/validate",
+                        body=_review({}, pod["metadata"]["name"], pod),
+                        headers={"Content-Type": "application/json"},
+                    )
+                    answer: dict[str, Any] = json.loads(conn.getresponse().read())
+                    if not answer["response"]["allowed"]:
+                        raise SystemExit(f"unexpected answer: {answer['response']}")
+
+                return call
+
             def healthz(i: int) -> None:
                 conn.request("GET", "/healthz")
                 if conn.getresponse().read() != b"ok":
@@ -144,6 +174,7 @@ def _one_run(admissions: int) -> dict[str, dict[str, float]]:
             result = {
                 "mutate": _timed(admissions, admit(typical, "typical")),
                 "mutate-percentage": _timed(admissions, admit(percentage, "pct")),
+                "validate": _timed(admissions, validate(converted(typical))),
                 "healthz": _timed(admissions, healthz),
             }
             conn.close()
@@ -174,6 +205,7 @@ def table(result: dict[str, Any]) -> str:
     labels = {
         "mutate": "mutate: typical HAMi pod (gpumem)",
         "mutate-percentage": "mutate: gpumem-percentage (slices)",
+        "validate": "validate: the converted typical pod",
         "healthz": "baseline: GET /healthz",
     }
     for scenario, label in labels.items():

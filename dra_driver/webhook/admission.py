@@ -44,7 +44,7 @@ class AdmissionHandler:
         state: WatchedState | None = None,
         template_grace_s: float = DEFAULT_GRACE_S,
     ) -> None:
-        self.validator = Validator(kube)
+        self.validator = Validator(kube, state)
         self.mutator = Mutator(kube, state, template_grace_s)
 
     def decide(self, path: str, request: AdmissionRequest) -> Verdict:

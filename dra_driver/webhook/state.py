@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -36,9 +36,11 @@ _KINDS = ("namespaces", "templates", "slices")
 
 @dataclass(frozen=True)
 class TemplateState:
-    """A generated template as the watch last saw it: when it was last handed out (or created)."""
+    """A generated template as the watch last saw it: when it was last handed out (or created),
+    and the claim spec inside it (``spec.spec``, API JSON) for the pod check."""
 
     last_used: datetime | None
+    spec: Mapping[str, Any] | None = None
 
 
 class WatchedState:
@@ -160,7 +162,10 @@ class WatchedState:
                 if event.type == "DELETED":
                     self._templates.pop(key, None)
                 else:
-                    self._templates[key] = TemplateState(last_used(event.object))
+                    body = plain(self._kube, event.object)
+                    self._templates[key] = TemplateState(
+                        last_used(event.object), (body.get("spec") or {}).get("spec")
+                    )
 
     def _watch_slices(self) -> None:
         for event in watch(self._kube.resource_slices, stop=self._stop, on_list=self._listed_now("slices")):

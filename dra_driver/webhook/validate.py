@@ -21,6 +21,7 @@ from dra_driver.webhook.convert import describe_pod
 from dra_driver.webhook.errors import BAD_INPUT, FORBIDDEN, Denial
 from dra_driver.webhook.pod_claims import claim_conflicts, pid_namespace_conflicts
 from dra_driver.webhook.review import ALLOW, AdmissionRequest, Verdict, deny
+from dra_driver.webhook.state import WatchedState
 
 RESOURCE_GROUP: Final = "resource.k8s.io"
 RESOURCE_VERSIONS: Final = ("v1", "v1beta2", "v1beta1")
@@ -90,23 +91,30 @@ def _devices(obj: Mapping[str, Any], kind: str, who: str) -> tuple[Mapping[str, 
 
 
 class _ApiClaimSpecs:
-    """``pod_claims.ClaimSpecs`` over a KubeClient."""
+    """``pod_claims.ClaimSpecs`` over a KubeClient; the webhook's own generated templates come from
+    its template watch when it holds them (a template's spec cannot change: it is immutable, and
+    the generated ones are named after a hash of it)."""
 
-    def __init__(self, kube: KubeClient) -> None:
+    def __init__(self, kube: KubeClient, state: WatchedState | None) -> None:
         self._kube = kube
+        self._state = state
 
     def claim(self, namespace: str, name: str) -> dict[str, Any] | None:
         return claim_spec_of(self._kube, namespace, name)
 
     def template(self, namespace: str, name: str) -> dict[str, Any] | None:
+        watched = self._state.template(namespace, name) if self._state is not None else None
+        if watched is not None and watched.spec is not None:
+            return dict(watched.spec)
         return template_spec_of(self._kube, namespace, name)
 
 
 class Validator:
     """Decides ``/validate`` requests; ``kube`` is needed only to read the claims a pod names."""
 
-    def __init__(self, kube: KubeClient | None) -> None:
+    def __init__(self, kube: KubeClient | None, state: WatchedState | None = None) -> None:
         self._kube = kube
+        self._state = state
 
     def validate(self, request: AdmissionRequest) -> Verdict:
         obj = request.object
@@ -127,7 +135,7 @@ class Validator:
                 )
         if request.group == "" and request.kind == "Pod" and self._kube is not None:
             who = describe_pod(obj, request.namespace)
-            specs = _ApiClaimSpecs(self._kube)
+            specs = _ApiClaimSpecs(self._kube, self._state)
             problems = claim_conflicts(obj, request.namespace, who, specs)
             problems += pid_namespace_conflicts(obj, request.namespace, who, specs)
             return deny("; ".join(problems), FORBIDDEN) if problems else ALLOW

@@ -16,7 +16,7 @@ from dra_driver.devcluster import DevCluster
 from dra_driver.devices import AcceleratorDevice
 from dra_driver.kube import KubeClient
 from dra_driver.webhook import IGNORE_LABEL, AdmissionHandler, apply_patch
-from dra_driver.webhook.state import WatchedState
+from dra_driver.webhook.state import TemplateState, WatchedState
 from dra_driver.webhook.template_gc import LAST_USED
 from tests.webhook.support import decoded_patch, pod, review
 
@@ -114,3 +114,18 @@ def test_before_the_first_lists_the_api_is_asked(
     name = _template_name(handler)
     assert cluster.stats.total >= 2  # the namespace read and the template create
     assert fast_kube.resource_claim_templates.get("default", name).metadata is not None
+
+
+def test_the_pod_check_reads_a_generated_template_from_the_watch(
+    cluster: DevCluster, fast_kube: KubeClient, published: list[AcceleratorDevice], state: WatchedState
+) -> None:
+    handler = AdmissionHandler(fast_kube, state)
+    status, answer = handler.handle("/mutate", json.dumps(review(pod(LIMITS))).encode())
+    assert status == 200
+    converted = apply_patch(pod(LIMITS), decoded_patch(answer))
+    name = converted["spec"]["resourceClaims"][0]["resourceClaimTemplateName"]
+    _until(lambda: (state.template("default", name) or TemplateState(None)).spec is not None)
+    cluster.stats.reset()
+    status, answer = handler.handle("/validate", json.dumps(review(converted)).encode())
+    assert status == 200 and answer["response"]["allowed"] is True, answer
+    assert cluster.stats.total == 0
