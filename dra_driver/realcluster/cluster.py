@@ -66,6 +66,7 @@ class RealCluster:
         binary: Path | None = None,
         start_timeout_s: float = START_TIMEOUT_S,
         extender_port: int | None = None,
+        scheduler_qps: float | None = None,
     ) -> None:
         self.feature_gates = dict(feature_gates or {})
         self._initial_nodes = tuple(nodes)
@@ -74,6 +75,7 @@ class RealCluster:
         self._binary = binary
         self._timeout = start_timeout_s
         self.extender_port = extender_port
+        self.scheduler_qps = scheduler_qps  # None: kube-scheduler's own client rate limit
         self.processes: dict[str, ManagedProcess] = {}
         self.ports = components.Ports(free_port(), free_port(), free_port(), free_port(), free_port())
         self._pki: Pki | None = None
@@ -140,7 +142,9 @@ class RealCluster:
         scheduler_kubeconfig = self.component_kubeconfig("kube-scheduler", "system:kube-scheduler")
         scheduler_config = self.work_dir / "kube-scheduler.yaml"
         scheduler_config.write_text(
-            yaml.safe_dump(components.scheduler_config(scheduler_kubeconfig, self.extender_port))
+            yaml.safe_dump(
+                components.scheduler_config(scheduler_kubeconfig, self.extender_port, self.scheduler_qps)
+            )
         )
         insecure = _tls_context(None, None, None)
         self._bring_up(

@@ -100,8 +100,13 @@ def controller_manager_args(
     ]
 
 
-def scheduler_config(kubeconfig: Path, extender_port: int | None) -> dict[str, Any]:
+def scheduler_config(
+    kubeconfig: Path, extender_port: int | None, client_qps: float | None = None
+) -> dict[str, Any]:
     """The KubeSchedulerConfiguration: no leader election, and hdra's extender as the chart documents it.
+
+    ``client_qps`` lifts the scheduler's client-side API rate limit (default 50 requests/s, bursts
+    of 100): a benchmark of the scheduler's own cost sets it, so that it does not measure the limit.
 
     The extender entry is the one of charts/hdra/README.md ("Node-level binpack / spread"), pointed
     at ``http://127.0.0.1:<extender_port>``; ``ignorable: true`` keeps scheduling going while no
@@ -110,7 +115,8 @@ def scheduler_config(kubeconfig: Path, extender_port: int | None) -> dict[str, A
     config: dict[str, Any] = {
         "apiVersion": "kubescheduler.config.k8s.io/v1",
         "kind": "KubeSchedulerConfiguration",
-        "clientConnection": {"kubeconfig": str(kubeconfig)},
+        "clientConnection": {"kubeconfig": str(kubeconfig)}
+        | ({"qps": client_qps, "burst": int(client_qps * 2)} if client_qps is not None else {}),
         "leaderElection": {"leaderElect": False},
     }
     if extender_port is not None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from dra_driver.realcluster import binary
+from dra_driver.realcluster import binary, components
 from dra_driver.realcluster.errors import RealClusterError
 
 MODULE = binary.default_module_dir()
@@ -107,3 +107,11 @@ def test_each_command_has_its_own_key_and_cache_entry(module: Path) -> None:
         match=r"peer-driver for these .* not built: run `python tools/build_k8s.py --command peer-driver`",
     ):
         binary.locate(module, binary.PEER_DRIVER)
+
+
+def test_the_scheduler_client_rate_limit_is_lifted_only_when_asked(tmp_path: Path) -> None:
+    """kube-scheduler's own default (50 requests/s) unless a benchmark sets scheduler_qps."""
+    plain = components.scheduler_config(tmp_path / "kc", None)
+    assert plain["clientConnection"] == {"kubeconfig": str(tmp_path / "kc")}
+    lifted = components.scheduler_config(tmp_path / "kc", None, client_qps=1000.0)
+    assert lifted["clientConnection"] == {"kubeconfig": str(tmp_path / "kc"), "qps": 1000.0, "burst": 2000}
