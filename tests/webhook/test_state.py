@@ -24,10 +24,13 @@ LIMITS = {"nvidia.com/gpu": "1", "nvidia.com/gpumem": "3000", "nvidia.com/gpucor
 
 
 @pytest.fixture
-def state(fast_kube: KubeClient) -> Iterator[WatchedState]:
+def state(cluster: DevCluster, fast_kube: KubeClient) -> Iterator[WatchedState]:
     watched = WatchedState(fast_kube).start()
     try:
         assert watched.wait_ready(10.0)
+        # Each watch opens its stream (a request of its own) right after its list: wait for all
+        # three, so that a test counting requests from here on counts only the admissions'.
+        _until(lambda: cluster.stats.watches >= 3)
         yield watched
     finally:
         watched.stop()
