@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -88,9 +89,32 @@ def plugin_node(
     is registered with a fake kubelet; the chart's DeviceClass of ``driver`` exists. The plugin
     talks to the API server through ``kubeconfig`` (admin by default) on Node ``name`` (a new one
     by default)."""
+    with socket_dir() as short:
+        yield from _plugin_node(scope, tmp_path, short, cdi_dir, driver, profile, kubeconfig, name)
+
+
+@contextlib.contextmanager
+def socket_dir() -> Iterator[Path]:
+    """A short directory for a node plugin's unix sockets: below pytest's tmp_path their paths can
+    pass the 107 bytes a unix socket path may have, and the plugin then exits right after publishing."""
+    with tempfile.TemporaryDirectory(prefix="hdra-rc-", dir="/tmp") as path:
+        yield Path(path)
+
+
+def _plugin_node(  # noqa: PLR0917 - the arguments of plugin_node, passed on
+    scope: RealScope,
+    tmp_path: Path,
+    short: Path,
+    cdi_dir: Path,
+    driver: str,
+    profile: str,
+    kubeconfig: Path | None,
+    name: str | None,
+) -> Iterator[PluginNode]:
     name = name or scope.node("plugin")
     apply(scope, device_class(driver))
-    dirs = plugin_dirs(tmp_path)
+    tmp_path.mkdir(parents=True, exist_ok=True)  # the plugin's log
+    dirs = plugin_dirs(short)
     dirs[dirs.index("--cdi-dir") + 1] = str(cdi_dir)
     config = str(kubeconfig or scope.cluster.kubeconfig)
     argv = [*HDRA, "kubelet-plugin", "--kubeconfig", config, "--node-name", name, "--backend", "mock"]
@@ -99,7 +123,7 @@ def plugin_node(
     hook_python = install_cdi_hook(Path(dirs[dirs.index("--library-dir") + 1]))
     argv += ["--hook-python", str(hook_python)]
     plugin = Process(argv, tmp_path / "plugin.log")
-    fake = FakeKubelet(tmp_path / "plugins_registry")
+    fake = FakeKubelet(short / "plugins_registry")
     try:
         with fake:
             fake.wait_for_plugin(driver, timeout=TIMEOUT_S)
