@@ -4,7 +4,8 @@ Owns: ``Validator.validate``. For ResourceClaim and ResourceClaimTemplate (``res
 v1, v1beta2 and v1beta1; the config list has one shape in all three, and v1beta1's flat requests
 are only read for their names) and DeviceClass, every opaque config whose driver is an hdra
 driver must decode (``decode_config``); the denial names the object, the requests each bad config
-applies to, and the field path from ``ParameterError``, for every bad config at once. For Pods it
+applies to, and the field path from ``ParameterError``, for every bad config at once; and a
+negative capacity request of an hdra class (``capacity_requests``). For Pods it
 applies ``pod_claims.claim_conflicts`` and ``pod_claims.pid_namespace_conflicts``. DELETE and
 other kinds are allowed untouched. It must never change an object.
 """
@@ -16,6 +17,7 @@ from typing import Any, Final
 
 from dra_driver.kube import KubeClient
 from dra_driver.parameters import ParameterError, decode_config, is_hdra_driver
+from dra_driver.webhook.capacity_requests import negative_capacity_errors
 from dra_driver.webhook.cluster import claim_spec_of, template_spec_of
 from dra_driver.webhook.convert import describe_pod
 from dra_driver.webhook.errors import BAD_INPUT, FORBIDDEN, Denial
@@ -127,7 +129,8 @@ class Validator:
                 requests = _list_at(devices, "requests", base, who)
                 names = [str(r.get("name")) for r in requests if isinstance(r, Mapping)]
                 configs = _list_at(devices, "config", base, who)
-                return self._verdict(request, config_errors(configs, base, names))
+                errors = config_errors(configs, base, names) + negative_capacity_errors(requests, base)
+                return self._verdict(request, errors)
             if request.kind == "DeviceClass":
                 spec = _object_at(obj, "spec", who)
                 return self._verdict(

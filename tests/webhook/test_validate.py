@@ -141,6 +141,76 @@ def test_device_class_configs_and_deletes() -> None:
     assert (status, answer["response"]["allowed"]) == (200, True)
 
 
+def _with_capacity(devices: dict[str, Any], amounts: dict[str, Any], version: str) -> dict[str, Any]:
+    request = devices["requests"][0]
+    target = request if version == "v1beta1" else request["exactly"]
+    target["capacity"] = {"requests": amounts}
+    return devices
+
+
+@pytest.mark.parametrize("version", ["v1", "v1beta2", "v1beta1"])
+def test_negative_capacity_request_of_an_hdra_class_is_denied(version: str) -> None:
+    handler = AdmissionHandler(kube=None)
+    devices = _with_capacity(_devices([], version=version), {"memory": "-1Gi", "cores": "10"}, version)
+    response = _validate(handler, _claim(devices, version), "ResourceClaim", version)
+    assert response["allowed"] is False
+    where = "spec.devices.requests[0]" + ("" if version == "v1beta1" else ".exactly")
+    assert response["status"]["message"] == (
+        f"ResourceClaim default/claim-a: invalid hdra parameters: {where}.capacity.requests.memory: "
+        "request gpu asks for -1Gi, a negative amount (the scheduler would round it up to the device's "
+        "smallest step): ask for a positive amount"
+    )
+    template = _template(devices, version)
+    message = _validate(handler, template, "ResourceClaimTemplate", version)["status"]["message"]
+    assert "spec.spec.devices.requests[0]" in message and "-1Gi" in message
+
+
+def test_negative_capacity_in_a_first_available_subrequest_is_denied() -> None:
+    handler = AdmissionHandler(kube=None)
+    devices = {
+        "requests": [
+            {
+                "name": "gpu",
+                "firstAvailable": [
+                    {
+                        "name": "big",
+                        "deviceClassName": "nvidia.hdra.io",
+                        "capacity": {"requests": {"cores": "50"}},
+                    },
+                    {
+                        "name": "small",
+                        "deviceClassName": "nvidia.hdra.io",
+                        "capacity": {"requests": {"cores": "-5"}},
+                    },
+                ],
+            }
+        ]
+    }
+    message = _validate(handler, _claim(devices), "ResourceClaim")["status"]["message"]
+    assert (
+        "spec.devices.requests[0].firstAvailable[1].capacity.requests.cores: request gpu/small asks for -5"
+        in message
+    )
+    assert "big" not in message
+
+
+@pytest.mark.parametrize(
+    ("classes", "amounts"),
+    [
+        (("nvidia.hdra.io",), {"memory": "16Gi", "cores": "0"}),  # positive and zero amounts
+        (("nvidia.hdra.io",), {"memory": "-0"}),  # minus zero is zero
+        (("nvidia.hdra.io",), {"memory": "lots"}),  # not a quantity: the API server answers that
+        (("gpu.nvidia.com",), {"memory": "-1Gi"}),  # a foreign driver's class is not hdra's to judge
+    ],
+)
+def test_capacity_requests_that_are_not_negative_or_not_ours_are_allowed(
+    classes: tuple[str, ...], amounts: dict[str, Any]
+) -> None:
+    handler = AdmissionHandler(kube=None)
+    devices = _with_capacity(_devices([], classes=classes), amounts, "v1")
+    assert _validate(handler, _claim(devices), "ResourceClaim")["allowed"] is True
+
+
 def test_driver_of_class_names() -> None:
     assert driver_of_class("nvidia.hdra.io") == "nvidia.hdra.io"
     assert driver_of_class("whole.nvidia.hdra.io") == "nvidia.hdra.io"
