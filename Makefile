@@ -22,8 +22,8 @@ k8s: $(BIN)/.installed
 	$(BIN)/python tools/build_k8s.py
 
 # kube-scheduler's allocator as an oracle for the simulator's differential tests (tools/k8s/cmd/
-# alloc-oracle): a small build of its own into ~/.cache/hdra/alloc-oracle/<key>/, done before the
-# control plane so it never waits for it. A failed build does not stop `make test`; the
+# alloc-oracle): a small build into ~/.cache/hdra/k8s/<key>/alloc-oracle (the cache and build rules of
+# dra_driver/realcluster/binary.py), done before the control plane so it never waits for it. A failed build does not stop `make test`; the
 # differential tests then fail with the cause.
 oracle: $(BIN)/.installed
 	$(BIN)/python -m tests.support.oracle build

@@ -1,5 +1,6 @@
 """Build (or find in the cache) ``hdra-k8s``, the real control plane the realcluster tests run,
-or another command of ``tools/k8s`` (``--command peer-driver``, the prepare benchmark's Go peer).
+or another command of ``tools/k8s`` (``--command peer-driver``, the prepare benchmark's Go peer;
+``--command alloc-oracle``, the simulator tests' upstream allocator).
 
 Usage::
 
@@ -29,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--key", action="store_true", help="print the cache key and exit")
     parser.add_argument(
-        "--command", default=binary.BINARY_NAME, choices=(binary.BINARY_NAME, binary.PEER_DRIVER)
+        "--command", default=binary.BINARY_NAME, choices=binary.COMMANDS
     )
     args = parser.parse_args(argv)
     try:

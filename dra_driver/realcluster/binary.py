@@ -1,5 +1,6 @@
 """The Go programs of ``tools/k8s`` (the ``hdra-k8s`` control plane, the benchmark's
-``peer-driver``): where they are cached, how they are built, how they are found.
+``peer-driver``, the simulator tests' ``alloc-oracle``): where they are cached, how they are built,
+how they are found.
 
 Owns: the cache key of a command (sha256 over ``tools/k8s``'s go.mod, go.sum and the sources of
 ``cmd/<command>``), the cache layout (``$HDRA_CACHE_DIR`` or ``~/.cache/hdra``, then
@@ -11,11 +12,14 @@ prebuilt ``hdra-k8s`` and overrides the cache. It must never start a binary; ``c
 benchmarks do. Every function takes ``command`` (default ``hdra-k8s``).
 
 A second build with the same key is a no-op: the binary is written to a temporary name and
-renamed into place only when ``go build`` succeeded, so a present binary is always complete.
+renamed into place only when ``go build`` succeeded, so a present binary is always complete; builds
+of one key hold ``<key>/.lock`` (flock), so two processes (a test run and a benchmark) asking at once
+build it once.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -30,6 +34,8 @@ from dra_driver.realcluster.errors import RealClusterError
 KUBERNETES_VERSION = "v1.36.3"
 BINARY_NAME = "hdra-k8s"
 PEER_DRIVER = "peer-driver"
+ALLOC_ORACLE = "alloc-oracle"
+COMMANDS = (BINARY_NAME, PEER_DRIVER, ALLOC_ORACLE)
 BINARY_ENV = "HDRA_K8S_BINARY"
 CACHE_ENV = "HDRA_CACHE_DIR"
 ERROR_LOG = "build-error.log"
@@ -92,9 +98,17 @@ def build(module_dir: Path | None = None, command: str = BINARY_NAME) -> BuildRe
     target = cached_binary(module_dir, command)
     if target.is_file():
         return BuildResult(target, built=False, seconds=0.0)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with (target.parent / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if target.is_file():  # another process built it while this one waited
+            return BuildResult(target, built=False, seconds=0.0)
+        return _build_locked(module_dir, command, target)
+
+
+def _build_locked(module_dir: Path, command: str, target: Path) -> BuildResult:
     go = shutil.which("go")
     error_log = target.parent / ERROR_LOG
-    target.parent.mkdir(parents=True, exist_ok=True)
     if go is None:
         message = f"the Go toolchain (go) is not on PATH; {command} is built from tools/k8s with Go >= 1.26"
         error_log.write_text(message + "\n")

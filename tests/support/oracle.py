@@ -1,8 +1,8 @@
 """The upstream allocator oracle (``tools/k8s/cmd/alloc-oracle``): building it and asking it.
 
-Owns: ``oracle_binary`` (build once per content of ``tools/k8s/go.mod``, ``go.sum`` and the
-command's sources into a cache outside the work tree, under a file lock) and ``Oracle`` (one
-long-running process answering a batch of cases, one JSON line each). ``python -m
+Owns: ``oracle_binary`` (built once per content of ``tools/k8s/go.mod``, ``go.sum`` and the
+command's sources, by ``dra_driver.realcluster.binary``, into the cache outside the work tree) and
+``Oracle`` (one long-running process answering a batch of cases, one JSON line each). ``python -m
 tests.support.oracle build`` is the Makefile's ``oracle`` step. A missing Go toolchain or a failed
 build raises ``OracleUnavailable`` naming the cause: tests that need the oracle fail with it, never
 skip.
@@ -10,76 +10,30 @@ skip.
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import json
-import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
-REPO = Path(__file__).resolve().parents[2]
-MODULE = REPO / "tools" / "k8s"
-COMMAND = MODULE / "cmd" / "alloc-oracle"
-CACHE = Path(os.environ.get("HDRA_CACHE_DIR", Path.home() / ".cache" / "hdra")) / "alloc-oracle"
-BUILD_TIMEOUT_S = 1800
+from dra_driver.realcluster import binary
+from dra_driver.realcluster.errors import RealClusterError
 
 
 class OracleUnavailable(RuntimeError):
     """The oracle cannot be built or started; the message says why."""
 
 
-def source_key() -> str:
-    """Hash of everything the binary is built from (module files and the command's sources)."""
-    digest = hashlib.sha256()
-    files = [MODULE / "go.mod", MODULE / "go.sum", *sorted(COMMAND.rglob("*.go"))]
-    for path in files:
-        if not path.is_file():
-            raise OracleUnavailable(f"alloc-oracle source {path} is missing")
-        digest.update(path.relative_to(REPO).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()[:20]
-
-
 def oracle_binary() -> Path:
-    """The built oracle for the current sources; builds it (minutes the first time) when missing."""
-    target = CACHE / source_key() / "alloc-oracle"
-    if target.is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with (target.parent / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not target.is_file():
-            _build(target)
-    return target
+    """The built oracle for the current sources; builds it (minutes the first time) when missing.
 
-
-def _build(target: Path) -> None:
-    go = shutil.which("go")
-    if go is None:
-        raise OracleUnavailable(
-            "cannot build tools/k8s/cmd/alloc-oracle: the Go toolchain ('go') is not on PATH; "
-            "install Go >= 1.26 (CI: .ci/run) and run `make oracle`"
-        )
-    partial = target.with_suffix(".partial")
-    env = {**os.environ, "CGO_ENABLED": "0"}
+    The cache, key, lock and build command are ``dra_driver.realcluster.binary``'s, shared with the
+    control plane and the Go peer driver: ``<cache>/k8s/<key>/alloc-oracle``."""
     try:
-        done = subprocess.run(
-            [go, "build", "-trimpath", "-o", str(partial), "./cmd/alloc-oracle"],
-            cwd=MODULE,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=BUILD_TIMEOUT_S,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise OracleUnavailable(f"building alloc-oracle took longer than {BUILD_TIMEOUT_S} s") from None
-    if done.returncode != 0:
-        raise OracleUnavailable(f"building alloc-oracle failed (go build):\n{done.stderr.strip()[-4000:]}")
-    partial.replace(target)
+        return binary.build(command=binary.ALLOC_ORACLE).binary
+    except RealClusterError as exc:
+        raise OracleUnavailable(f"cannot build tools/k8s/cmd/alloc-oracle: {exc}") from None
 
 
 class Oracle:
