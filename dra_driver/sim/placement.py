@@ -1,6 +1,6 @@
 """The outcome types of placing a pod: ``Placement`` (a node and one allocation per claim) or ``Pending``.
 
-Owns: ``ClaimAllocation``, ``Placement`` and ``Pending``. A placement's ``claims()`` are ready to be
+Owns: ``ClaimAllocation``, ``Tie``, ``Placement`` and ``Pending``. A placement's ``claims()`` are ready to be
 written as the claims' status (``status.allocation``, and ``reservedFor`` when a pod with a uid was
 given). This module must never allocate.
 """
@@ -41,15 +41,45 @@ class ClaimAllocation:
         return updated
 
 
+@dataclass(frozen=True)
+class Tie:
+    """Another node the real scheduler may pick for the pod, with the same score as the placement's.
+
+    ``devices``: per claim key, the allocation results the pod's new claims would get there
+    (``request``, ``driver``, ``pool``, ``device``; no ``shareID``: none is made for a node not taken).
+    """
+
+    node: str
+    devices: Mapping[str, list[Mapping[str, Any]]]
+
+    def device_names(self) -> list[str]:
+        """The devices of all claims, in claim and result order (as ``Placement.device_names``)."""
+        return [str(result["device"]) for results in self.devices.values() for result in results]
+
+
 @dataclass
 class Placement:
-    """All claims of a pod allocated together on ``node``."""
+    """All claims of a pod allocated together on ``node``.
+
+    ``ties``: the other feasible nodes with the same score (``scores.py``), in the simulator's node
+    order; the real scheduler takes one of ``node`` and them at random. Filled only when
+    ``place_pod`` was asked for ties.
+    """
 
     node: str
     allocations: list[ClaimAllocation]
     pod: Mapping[str, Any] | None = None
     usage_version: int = -1
     """The cluster state's usage version this placement was computed against (commit checks it)."""
+    ties: list[Tie] = field(default_factory=list)
+
+    def device_names(self) -> list[str]:
+        """The devices of all claims (already allocated ones included), in claim and result order."""
+        return [
+            str(result["device"])
+            for allocation in self.allocations
+            for result in (allocation.allocation.get("devices") or {}).get("results") or ()
+        ]
 
     def claims(self) -> list[dict[str, Any]]:
         """The allocated claims, ready to be written as their status."""

@@ -28,7 +28,7 @@ from dra_driver.sim.errors import AllocationError, AllocatorError
 from dra_driver.sim.gates import DEFAULT_GATES, FeatureGates
 from dra_driver.sim.inventory import DeviceEntry, Inventory, Pool
 from dra_driver.sim.nodes import Node, NodeSelectorError, selector_matches
-from dra_driver.sim.placement import ClaimAllocation, Pending, Placement, claim_key
+from dra_driver.sim.placement import ClaimAllocation, Pending, Placement, Tie, claim_key
 from dra_driver.sim.policy import CardUse, Policy, card_uses, node_use, order_devices, order_nodes
 from dra_driver.sim.requests import (
     ClaimSpec,
@@ -38,8 +38,10 @@ from dra_driver.sim.requests import (
     parse_class,
 )
 from dra_driver.sim.results import build_allocation
+from dra_driver.sim.scores import prioritized_list_score, total_scores
 from dra_driver.sim.search import NodeSearch
 from dra_driver.sim.usage import Usage
+from dra_driver.slices.usage import node_score
 
 DEFAULT_MAX_STEPS = 200_000
 
@@ -188,7 +190,14 @@ class ClusterState:
         """
         return self._allocate(self.parse(claims), node, Policy.parse(policy))
 
-    def _allocate(self, specs: Sequence[ClaimSpec], node: str, policy: Policy) -> NodeOutcome:
+    def _allocate(
+        self,
+        specs: Sequence[ClaimSpec],
+        node: str,
+        policy: Policy,
+        *,
+        new_share_id: Callable[[], str] | None = None,
+    ) -> NodeOutcome:
         try:
             pools = self.inventory.pools(node)
             search = NodeSearch(
@@ -210,7 +219,7 @@ class ClusterState:
                     chosen=search.chosen(index),
                     classes=self.classes,
                     node=node,
-                    new_share_id=self.new_share_id,
+                    new_share_id=new_share_id or self.new_share_id,
                     binding_conditions=self.gates.binding_conditions,
                 )
                 for index, spec in enumerate(specs)
@@ -226,11 +235,19 @@ class ClusterState:
         policy: Policy | str | None = None,
         pod: Mapping[str, Any] | None = None,
         nodes: Sequence[str] | None = None,
+        ties: bool = False,
     ) -> Placement | Pending:
         """Find a node where all of ``claims`` fit together; nothing changes until ``commit``.
 
         ``nodes`` restricts the candidates (tried in that order). Raises ``AllocationError`` for
         malformed claims; everything else that prevents placement is reported in ``Pending``.
+
+        The node is the feasible one with the best score (``scores.total_scores``: the policy's
+        extender score and DynamicResources' ``firstAvailable`` score), the first in candidate order
+        among equals. Without a ``firstAvailable`` choice the DynamicResources score is equal
+        everywhere, so the first feasible candidate is taken and, unless ``ties``, no other node
+        is tried. With ``ties`` the placement also lists the other feasible nodes of equal score
+        (``Placement.ties``), which the real scheduler may pick instead (DESIGN §8).
         """
         chosen_policy = Policy.parse(policy)
         done: list[ClaimAllocation] = []
@@ -265,15 +282,30 @@ class ClusterState:
                 return Pending(
                     errors=[f"an allocated claim of the pod has a bad node selector: {exc}"], pod=pod
                 )
+        # A firstAvailable request can get a different sub-request per node: then every node is scored.
+        prioritized = any(len(request.alternatives) > 1 for spec in specs for request in spec.requests)
+        extender: dict[str, int] | None = None  # computed once a second node is looked at
         pending = Pending(pod=pod)
+        feasible: dict[str, list[ClaimAllocation]] = {}
         for node in candidates:
-            outcome = self._allocate(specs, node, chosen_policy)
+            if feasible and not prioritized:
+                if not ties:
+                    break
+                extender = self.extender_scores(chosen_policy) if extender is None else extender
+                # Candidates in node order come by extender score: the first lower one ends the ties.
+                if nodes is None and extender.get(node, 0) < extender.get(next(iter(feasible)), 0):
+                    break
+            # Share IDs come from the state's factory only for the first feasible node, as before
+            # ties were looked for: seeded share IDs stay the same. Others get a placeholder.
+            outcome = self._allocate(
+                specs, node, chosen_policy, new_share_id=None if not feasible else _no_share_id
+            )
             if outcome.outcome == "allocated":
-                allocations = [
+                feasible[node] = done + [
                     ClaimAllocation(claim, allocation)
                     for (claim, _), allocation in zip(todo, outcome.allocations, strict=True)
                 ]
-                return Placement(node, done + allocations, pod, self.usage.version)
+                continue
             if outcome.outcome == "error" and not outcome.node_local:
                 return Pending(errors=[str(outcome.error)], pod=pod)
             if outcome.outcome == "error":
@@ -283,12 +315,57 @@ class ClusterState:
             notes = [str(pool.problem) for pool in pools if pool.problem]
             notes += outcome.search.notes if outcome.search is not None else []
             pending.reasons[node] = summarize(specs, pools, self.usage, self.filter, notes)
+        if len(feasible) == 1:
+            node, allocations = next(iter(feasible.items()))
+            return Placement(node, allocations, pod, self.usage.version)
+        if feasible:
+            extender = self.extender_scores(chosen_policy) if extender is None else extender
+            return self._best(feasible, extender, todo, pod=pod, policy=chosen_policy, ties=ties)
         if not candidates:
             pending.errors.append(
                 "no candidate node"
                 + (": the pod's allocated claims select no known node" if selectors else "")
             )
         return pending
+
+    def extender_scores(self, policy: Policy) -> dict[str, int]:
+        """hdra's extender answer (0..10) per node under ``policy``; none (empty) for first fit."""
+        if policy is Policy.FIRST_FIT:
+            return {}
+        return {node: node_score(node_use(self.card_uses(node)), policy.value) for node in self.nodes}
+
+    def _best(
+        self,
+        feasible: Mapping[str, list[ClaimAllocation]],
+        extender: Mapping[str, int],
+        todo: Sequence[tuple[Mapping[str, Any], ClaimSpec]],
+        *,
+        pod: Mapping[str, Any] | None,
+        policy: Policy,
+        ties: bool,
+    ) -> Placement:
+        """The placement on the best-scored feasible node (the first of equals), with its ties."""
+        totals = total_scores(
+            extender, {node: prioritized_list_score(found) for node, found in feasible.items()}
+        )
+        best = max(totals.values())
+        node = next(n for n, total in totals.items() if total == best)
+        allocations = feasible[node]
+        if node != next(iter(feasible)):
+            # Allocated with placeholder share IDs: allocate again with the state's factory.
+            outcome = self._allocate([spec for _, spec in todo], node, policy)
+            allocations = allocations[: len(allocations) - len(todo)] + [
+                ClaimAllocation(claim, allocation)
+                for (claim, _), allocation in zip(todo, outcome.allocations, strict=True)
+            ]
+        placement = Placement(node, allocations, pod, self.usage.version)
+        if ties:
+            placement.ties = [
+                Tie(other, {a.key: _devices(a.allocation) for a in found})
+                for other, found in feasible.items()
+                if other != node and totals[other] == best
+            ]
+        return placement
 
     def commit(self, placement: Placement) -> list[dict[str, Any]]:
         """Record ``placement``'s new allocations as usage; returns the allocated claims.
@@ -305,6 +382,17 @@ class ClusterState:
                 self.usage.add(allocation.key, allocation.allocation)
         self._cards.clear()
         return placement.claims()
+
+
+def _no_share_id() -> str:
+    """The share ID of an allocation on a node that is only looked at, never committed."""
+    return ""
+
+
+def _devices(allocation: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """An allocation's results without ``shareID`` (``Tie.devices``)."""
+    results = (allocation.get("devices") or {}).get("results") or ()
+    return [{k: v for k, v in result.items() if k != "shareID"} for result in results]
 
 
 def _usable(pool: Pool) -> bool:
