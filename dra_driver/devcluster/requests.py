@@ -23,9 +23,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-import cel
-
 from dra_driver.devcluster.errors import Cause
+from dra_driver.runtime.cel_loader import cel
 
 MAX_EXPRESSION_LENGTH = 10 * 1024  # resource.CELSelectorExpressionMaxLength
 _PARSER_PREFIX = "Failed to parse expression "

@@ -29,8 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import cel
-
+from dra_driver.runtime.cel_loader import cel
 from dra_driver.sim.cel_values import FUNCTIONS, quantity_value, semver_value
 from dra_driver.sim.errors import CelError
 

@@ -18,9 +18,8 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from cel import stdlib
-
 from dra_driver.kube.quantity import parse_quantity
+from dra_driver.runtime.cel_loader import stdlib
 
 QUANTITY_TAG = "__k8s_quantity__"
 SEMVER_TAG = "__k8s_semver__"
