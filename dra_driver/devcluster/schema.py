@@ -9,26 +9,31 @@ rejects, so every error message is exactly ``jsonschema``'s. If a schema ever us
 compiler does not know, that kind is validated by ``jsonschema`` alone. Also hands the raw
 definitions to the strategic-merge-patch code (``x-kubernetes-patch-*`` extensions).
 
+Start-up (issue 17 item 6): the schema files are found without importing ``kubernetes_validate``
+(whose ``__init__`` imports jsonschema, referencing and yaml), and ``jsonschema`` is imported and
+its validator built only when a kind's fast path first rejects an object (or has no fast path).
+Both packages are still required at import (``hdra[tools]``): a missing one is a
+``ModuleNotFoundError`` naming it, as an import would give.
+
 It must never change an object and never decide semantics the schema does not express.
 """
 
 from __future__ import annotations
 
-import importlib.resources
+import importlib.util
 import json
 import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
-from typing import Any
-
-import jsonschema
-import referencing
-from jsonschema.exceptions import best_match
+from typing import TYPE_CHECKING, Any
 
 from dra_driver.kube.features import KubeVersion
+
+if TYPE_CHECKING:
+    import jsonschema
 
 Check = Callable[[Any], bool]
 
@@ -50,9 +55,20 @@ class SchemaError:
     message: str
 
 
+def _package_dir(name: str) -> Path:
+    """Where the installed package ``name`` lives, found without importing it."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+_SCHEMA_ROOT = _package_dir("kubernetes_validate") / "kubernetes-json-schema"
+_package_dir("jsonschema")  # imported later, on the first rejection; required now all the same
+
+
 def schema_dir(version: KubeVersion) -> Path:
-    root = importlib.resources.files("kubernetes_validate").joinpath("kubernetes-json-schema")
-    return Path(str(root)) / f"v{version.schema_version}-local-strict"
+    return _SCHEMA_ROOT / f"v{version.schema_version}-local-strict"
 
 
 def schema_path(version: KubeVersion, api_version: str, kind: str) -> Path:
@@ -213,16 +229,26 @@ class ObjectValidator:
     """Validates whole objects of one (version, kind) against the strict schema."""
 
     def __init__(self, version: KubeVersion, api_version: str, kind: str) -> None:
-        schema = root_schema(version, api_version, kind)
-        defs = definitions(version)
-        registry: referencing.Registry[Any] = referencing.Registry()
-        registry = referencing.Resource.from_contents(schema) @ registry
-        registry = referencing.Resource.from_contents(defs) @ registry
-        self._jsonschema = jsonschema.validators.Draft202012Validator(schema, registry=registry)
+        self._schema = root_schema(version, api_version, kind)
+        self._defs = definitions(version)
         try:
-            self._fast: Check | None = _Compiler(defs["$defs"]).node(schema) or (lambda _v: True)
+            self._fast: Check | None = _Compiler(self._defs["$defs"]).node(self._schema) or (lambda _v: True)
         except UnsupportedSchemaError:
             self._fast = None
+
+    @cached_property
+    def _jsonschema(self) -> jsonschema.protocols.Validator:
+        """jsonschema's validator of this kind, built on first use (building twice is harmless)."""
+        import jsonschema  # noqa: PLC0415 - only needed once an object is rejected (module docstring)
+        import referencing  # noqa: PLC0415
+
+        registry: referencing.Registry[Any] = referencing.Registry()
+        registry = referencing.Resource.from_contents(self._schema) @ registry
+        registry = referencing.Resource.from_contents(self._defs) @ registry
+        validator: jsonschema.protocols.Validator = jsonschema.validators.Draft202012Validator(
+            self._schema, registry=registry
+        )
+        return validator
 
     @property
     def compiled(self) -> bool:
@@ -240,6 +266,8 @@ class ObjectValidator:
         """None when ``obj`` is valid, else the most relevant violation."""
         if self._fast is not None and self._fast(obj):
             return None
+        from jsonschema.exceptions import best_match  # noqa: PLC0415 - see _jsonschema
+
         found = best_match(self._jsonschema.iter_errors(obj))
         if found is None:
             return None

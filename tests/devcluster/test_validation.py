@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from dra_driver.devcluster import DevCluster
-from dra_driver.devcluster.schema import validator
+from dra_driver.devcluster.schema import ObjectValidator, validator
 from dra_driver.kube.features import KubeVersion
 from tests.support.devcluster_fixtures import allocation, claim_body, class_body, raw, slice_body
 
@@ -124,6 +124,19 @@ def test_fast_validator_agrees_with_jsonschema(api_version: str, kind: str, samp
             disagreements.append((path, value))
     assert disagreements == []
     assert rejected > 20  # the mutations do exercise the rejecting paths
+
+
+def test_jsonschema_is_built_only_once_an_object_is_rejected() -> None:
+    """Start-up (issue 17 item 6): valid writes use the compiled fast path alone."""
+    checked = ObjectValidator(KubeVersion(1, 36), "resource.k8s.io/v1", "DeviceClass")
+    assert checked.compiled
+    assert checked.error(class_body()) is None
+    assert "_jsonschema" not in vars(checked)  # the cached_property was never read
+    wrong = class_body()
+    wrong["spec"]["selectors"] = "x"
+    error = checked.error(wrong)
+    assert error is not None and error.path == "spec.selectors" and "is not of type 'array'" in error.message
+    assert "_jsonschema" in vars(checked)
 
 
 def test_resource_slice_semantic_rules(devcluster: DevCluster) -> None:
