@@ -1,7 +1,7 @@
 """Rendering the demo's result: one table per pod, a per-card view, and the ``--json`` document.
 
 Owns the output formats only; the numbers come from ``demo_run``. The JSON shape is a contract
-(issue "allocator"): ``{"pods": [{"namespace", "name", "node", "status", "reason", "claims": [{"name",
+(issue "allocator"): ``{"pods": [{"namespace", "name", "node", "ties", "status", "reason", "claims": [{"name",
 "driver", "devices": [{"pool", "device", "shareID", "memoryMiB", "coresPercent"}], "env"}]}],
 "cards": [{"node", "device", "productName", "memoryMiB", "memoryUsedMiB", "coresUsedPercent",
 "claims"}]}``.
@@ -16,6 +16,7 @@ from dra_driver.cli.common import format_table
 from dra_driver.cli.demo_run import NAMESPACE, DemoRun, PodView
 from dra_driver.kube.quantity import MIB
 from dra_driver.sim import CardUse
+from dra_driver.sim.placement import with_ties
 
 _ENV_PREFIXES = (
     "CUDA_",
@@ -48,6 +49,7 @@ def render_json(run: DemoRun) -> dict[str, Any]:
                 "namespace": NAMESPACE,
                 "name": pod.name,
                 "node": pod.node,
+                "ties": pod.ties,
                 "status": pod.status,
                 "reason": pod.reason,
                 "claims": [
@@ -116,7 +118,8 @@ def _pod_section(pod: PodView) -> str:
     env_lines = [f"    {k}={v}" for k, v in env]
     if not any(k.startswith(_LIMIT_KEYS) for k, _ in env):
         env_lines.append("    (whole cards: no interception, no limits)")
-    return "\n".join([f"{title}\n  node {pod.node}", _indent(table), "  container env:", *env_lines])
+    node = with_ties(pod.node, pod.ties)
+    return "\n".join([f"{title}\n  node {node}", _indent(table), "  container env:", *env_lines])
 
 
 def _card_table(cards: list[CardUse]) -> str:

@@ -52,6 +52,8 @@ class PodView:
     status: str = "Pending"
     reason: str = ""
     claims: list[ClaimView] = field(default_factory=list)
+    ties: list[str] = field(default_factory=list)
+    """Nodes of equal score the real scheduler could have taken instead of ``node`` (DESIGN §8)."""
 
 
 @dataclass
@@ -102,7 +104,7 @@ def _run_one(
         return view
     pod = _create_pod(client, workload)
     try:
-        outcome = state.place_pod(claims, policy=policy, pod=pod)
+        outcome = state.place_pod(claims, policy=policy, pod=pod, ties=True)
     except AllocationError as exc:
         outcome = Pending(errors=[str(exc)])
     if isinstance(outcome, Pending):
@@ -121,6 +123,7 @@ def _run_one(
     answers = node.prepare(refs)
     errors = [f"{ref.name}: {answers[ref.uid].error}" for ref in refs if answers[ref.uid].error]
     view.node = outcome.node
+    view.ties = [tie.node for tie in outcome.ties]
     if errors:
         view.status, view.reason = "PrepareFailed", "; ".join(errors)
         return view

@@ -6,7 +6,10 @@ slices, classes, namespaces and claims; allocated claims there hold their device
 files may hold ResourceClaims, ResourceClaimTemplates, Pods and pod-owning workloads; how they
 become pods is ``sim_inputs``' contract. Pods are placed one at a time, in order. Prints the placed
 claims (node, devices, memory MiB, cores %), the pending ones with reasons, and the use of every
-card. Nothing is written anywhere.
+card. A pod whose node ties with others (equal score: the real scheduler takes one at random,
+DESIGN §8) names them and the devices it would get on each (JSON: ``ties``); the simulator commits
+its own choice, the first of them, and a note says that the placements after it assume that node.
+Nothing is written anywhere.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from dra_driver.cli.sim_inputs import add_gate_arguments, build_state, gates_fro
 from dra_driver.kube.quantity import MIB, parse_quantity
 from dra_driver.rules import CAPACITY_NAMES
 from dra_driver.sim import ClusterState, Pending, Placement, Policy, SimError
-from dra_driver.sim.placement import claim_key
+from dra_driver.sim.placement import claim_key, with_ties
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -96,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
             outcome = Pending(errors=unit.problems)
         else:
             try:
-                outcome = state.place_pod(claims, policy=policy)
+                outcome = state.place_pod(claims, policy=policy, ties=True)
                 if isinstance(outcome, Placement):
                     for allocated in state.commit(outcome):
                         latest[claim_key(allocated)] = allocated
@@ -113,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
                 }
             )
     cards = _cards(state)
-    notes = inputs.notes + state.inventory.ignored
+    notes = inputs.notes + state.inventory.ignored + _tie_notes(placed)
     if args.json:
         report = {
             "kubernetes": gates.version,
@@ -145,7 +148,33 @@ def _placed(state: ClusterState, pod: str, placement: Placement) -> dict[str, An
                 }
             )
         claims.append({"claim": allocation.key, "devices": devices, "allocation": allocation.allocation})
-    return {"pod": pod, "node": placement.node, "claims": claims}
+    ties = [
+        {
+            "node": tie.node,
+            "claims": [
+                {
+                    "claim": key,
+                    "devices": [
+                        {"request": r["request"], "device": f"{r['driver']}/{r['pool']}/{r['device']}"}
+                        for r in results
+                    ],
+                }
+                for key, results in tie.devices.items()
+            ],
+        }
+        for tie in placement.ties
+    ]
+    return {"pod": pod, "node": placement.node, "claims": claims, "ties": ties}
+
+
+def _tie_notes(placed: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One note per pod whose node ties with others: which ones, and that later pods assume its node."""
+    return [
+        f"pod {entry['pod']}: {with_ties(entry['node'], [t['node'] for t in entry['ties']])}; "
+        f"the placements after it assume {entry['node']}"
+        for entry in placed
+        if entry["ties"]
+    ]
 
 
 def _cards(state: ClusterState) -> list[dict[str, Any]]:
@@ -177,7 +206,7 @@ def _print_text(
         (
             entry["pod"],
             claim["claim"],
-            entry["node"],
+            entry["node"] + (" (tie)" if entry["ties"] else ""),
             device["device"],
             device["memoryMiB"],
             device["coresPercent"],
@@ -200,6 +229,14 @@ def _print_text(
         )
     else:
         print("  none")
+    tied = [
+        (entry["pod"], tie["node"], ", ".join(d["device"] for c in tie["claims"] for d in c["devices"]))
+        for entry in placed
+        for tie in entry["ties"]
+    ]
+    if tied:
+        print("\nTies (the scheduler may pick these nodes instead: equal score, DESIGN §8)")
+        print(format_table(("POD", "NODE", "DEVICES"), tied))
     print("\nCards")
     print(
         format_table(

@@ -3,7 +3,8 @@
 Owns: ``explain_claim`` and the ``Explanation`` data it returns (rendered by ``render.py``). For
 each request (each ``firstAvailable`` sub-request separately) every device of every node gets its
 first rejection (``diagnose.first_rejection``) or "usable"; then the claim is placed (without
-committing) to say where it would go or, per node, why it would stay pending. A claim that is
+committing) to say where it would go (and which other nodes tie with it: the real scheduler takes
+one of them at random, DESIGN §8) or, per node, why it would stay pending. A claim that is
 already allocated is judged as if its own allocation were released. This module must never change
 the cluster state.
 """
@@ -51,6 +52,12 @@ class AlternativeExplanation:
 
 
 @dataclass
+class TieExplanation:
+    node: str
+    devices: list[str]
+
+
+@dataclass
 class Explanation:
     claim: str
     status: str
@@ -61,6 +68,8 @@ class Explanation:
     pending: dict[str, list[str]]
     requests: list[AlternativeExplanation]
     notes: list[str]
+    ties: list[TieExplanation] = field(default_factory=list)
+    """For ``allocatable``: the other nodes the real scheduler may pick with the same score."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -105,12 +114,16 @@ def explain_claim(
         )
     if errors:
         return Explanation(key, "pending", None, [], errors, {}, requests, notes)
-    outcome = state.place_pod([claim], policy=policy)
+    outcome = state.place_pod([claim], policy=policy, ties=True)
     if isinstance(outcome, Pending):
         return Explanation(key, "pending", None, [], outcome.errors, outcome.reasons, requests, notes)
     results = (outcome.allocations[0].allocation.get("devices") or {}).get("results") or []
+    ties = [
+        TieExplanation(tie.node, [_result_name(r) for found in tie.devices.values() for r in found])
+        for tie in outcome.ties
+    ]
     return Explanation(
-        key, "allocatable", outcome.node, [_result_name(r) for r in results], [], {}, requests, notes
+        key, "allocatable", outcome.node, [_result_name(r) for r in results], [], {}, requests, notes, ties
     )
 
 

@@ -1,6 +1,7 @@
 """The outcome types of placing a pod: ``Placement`` (a node and one allocation per claim) or ``Pending``.
 
-Owns: ``ClaimAllocation``, ``Tie``, ``Placement`` and ``Pending``. A placement's ``claims()`` are ready to be
+Owns: ``ClaimAllocation``, ``Tie``, ``Placement``, ``Pending`` and ``with_ties`` (how simulate,
+explain and demo name a node that ties with others). A placement's ``claims()`` are ready to be
 written as the claims' status (``status.allocation``, and ``reservedFor`` when a pod with a uid was
 given). This module must never allocate.
 """
@@ -8,7 +9,7 @@ given). This module must never allocate.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +40,13 @@ class ClaimAllocation:
         if pod is not None and (pod.get("metadata") or {}).get("uid"):
             updated = reserve(updated, pod)
         return updated
+
+
+def with_ties(node: str, ties: Sequence[str]) -> str:
+    """``node``, and the nodes of equal score the real scheduler may take instead, for people to read."""
+    if not ties:
+        return node
+    return f"{node} (tie: {', '.join(ties)} — the scheduler picks one at random)"
 
 
 @dataclass(frozen=True)

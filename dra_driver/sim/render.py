@@ -9,6 +9,7 @@ import json
 from collections.abc import Sequence
 
 from dra_driver.sim.explain import Explanation
+from dra_driver.sim.placement import with_ties
 
 _STATUS = {
     "allocated": "ALLOCATED",
@@ -39,7 +40,9 @@ def render_explanation(explanation: Explanation, fmt: str = "text") -> str:
     if e.status == "allocated":
         lines.append(f"  allocated on node {e.node}: " + "; ".join(e.devices))
     elif e.status == "allocatable":
-        lines.append(f"  would be allocated on node {e.node}: " + "; ".join(e.devices))
+        node = with_ties(str(e.node), [tie.node for tie in e.ties])
+        lines.append(f"  would be allocated on node {node}: " + "; ".join(e.devices))
+        lines.extend(f"  or on node {tie.node}: " + "; ".join(tie.devices) for tie in e.ties)
     lines.extend(f"  note: {note}" for note in e.notes)
     lines.extend(f"  error: {error}" for error in e.errors)
     for request in e.requests:

@@ -165,7 +165,9 @@ def test_daemonset_contract() -> None:
         assert terms["nodeSelectorTerms"][0]["matchExpressions"]
         assert bool(plugin["securityContext"].get("privileged")) is (vendor != "mock")
         # The node agent's probes (dra_driver/node/probes.py) on the metrics port.
-        probes = {k: (v["httpGet"]["path"], v["httpGet"]["port"]) for k, v in plugin.items() if k.endswith("Probe")}
+        probes = {
+            k: (v["httpGet"]["path"], v["httpGet"]["port"]) for k, v in plugin.items() if k.endswith("Probe")
+        }
         assert probes == {"readinessProbe": ("/readyz", "metrics"), "livenessProbe": ("/healthz", "metrics")}
         assert {"name": "metrics", "containerPort": 9102, "protocol": "TCP"} in plugin["ports"]
         init = pod.get("initContainers", [])

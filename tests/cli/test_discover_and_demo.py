@@ -124,6 +124,8 @@ def test_demo_places_every_workload_and_explains_the_pending_one(capsys: pytest.
     assert all(pod["status"] == "Running" for name, pod in pods.items() if name != "h100-wanted")
     (train,) = pods["train-llm"]["claims"]
     assert pods["train-llm"]["node"] == "node-h200" and len(train["devices"]) == 4
+    # node-mixed's four H200s score the same on the empty cluster: the scheduler may pick it (DESIGN §8).
+    assert pods["train-llm"]["ties"] == ["node-mixed"] and pods["chat-inference"]["ties"] == []
     assert len({d["device"] for d in train["devices"]}) == 4
     assert not any(key.startswith("CUDA_DEVICE_MEMORY_LIMIT") for key in train["env"])  # whole cards
     trio = [pods[name]["claims"][0] for name in ("embedding", "rerank", "ocr")]
@@ -146,6 +148,7 @@ def test_demo_text_shows_pod_tables_and_card_view(capsys: pytest.CaptureFixture[
     out = capsys.readouterr().out
     assert "pod chat-inference" in out and "CUDA_DEVICE_MEMORY_LIMIT_0=20480m" in out
     assert "Pending:" in out and "H100" in out
+    assert "  node node-h200 (tie: node-mixed — the scheduler picks one at random)" in out
     card_rows = [line for line in out.splitlines() if re.match(r"\s+node-\w+\s+gpu-\d+\s", line)]
     assert len(card_rows) == 20
     assert "12 pods running, 1 pending" in out

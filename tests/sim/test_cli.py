@@ -65,7 +65,8 @@ def test_simulate_tables(slices_file: Path, tmp_path: Path, capsys: pytest.Captu
     assert "Pending (1 pods)" in out
     lines = out.splitlines()
     small = next(line for line in lines if line.startswith("default/small"))
-    assert small.split()[2:] == ["node-a", "mock.hdra.io/node-a/gpu-0", "10240", "25"]
+    # Both nodes can take it (first fit: no extender): a tie, the simulator takes node-a.
+    assert small.split()[2:] == ["node-a", "(tie)", "mock.hdra.io/node-a/gpu-0", "10240", "25"]
     # The two claims of pod p land on one node together (the H200 node: p-1 needs an H200).
     pod_rows = [line.split() for line in lines if line.startswith("default/p ")]
     assert {row[2] for row in pod_rows} == {"node-h"}
@@ -100,13 +101,65 @@ def test_simulate_json_with_policy_and_classes(
     argv = ["simulate", "--slices", str(slices_file), "--claims", str(claims), "--classes", str(classes)]
     assert _run([*argv, "--policy", "binpack", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["notes"] == []
+    # On the empty cluster both nodes score 0: the first claim ties, the others follow its node.
+    assert report["notes"] == [
+        "pod default/q0: node-a (tie: node-h — the scheduler picks one at random); "
+        "the placements after it assume node-a"
+    ]
+    assert [bool(p["ties"]) for p in report["placed"]] == [True, False, False, False, False]
     assert report["policy"] == "binpack"
     assert len(report["placed"]) == 5
     devices = {p["claims"][0]["devices"][0]["device"] for p in report["placed"]}
     assert devices == {"mock.hdra.io/node-a/gpu-0", "mock.hdra.io/node-a/gpu-1"}  # 4 + 1 on A100s
     used = [c for c in report["cards"] if c["claims"]]
     assert [(c["card"], c["memoryUsedMiB"]) for c in used] == [("gpu-0", "40960"), ("gpu-1", "10240")]
+
+
+def test_simulate_names_the_nodes_that_tie_and_their_devices(
+    slices_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """First fit has no extender: every node that can take the pod ties with the simulator's pick."""
+    claims = _write(tmp_path / "claims.yaml", [claim("one", exact("gpu", count=2))])
+    argv = ["simulate", "--slices", str(slices_file), "--claims", str(claims)]
+    assert _run([*argv, "--json"]) == 0
+    (entry,) = json.loads(capsys.readouterr().out)["placed"]
+    assert entry["node"] == "node-a"
+    assert entry["ties"] == [
+        {
+            "node": "node-h",
+            "claims": [
+                {
+                    "claim": "default/one",
+                    "devices": [
+                        {"request": "gpu", "device": "mock.hdra.io/node-h/gpu-0"},
+                        {"request": "gpu", "device": "mock.hdra.io/node-h/gpu-1"},
+                    ],
+                }
+            ],
+        }
+    ]
+    assert _run(argv) == 0
+    out = capsys.readouterr().out
+    assert "Note: pod default/one: node-a (tie: node-h — the scheduler picks one at random)" in out
+    assert "node-a (tie)  mock.hdra.io/node-a/gpu-0" in out
+    tie_rows = out.split("Ties (", 1)[1].split("\n\nCards", 1)[0].splitlines()[3:]
+    assert [row.split(None, 2) for row in tie_rows] == [
+        ["default/one", "node-h", "mock.hdra.io/node-h/gpu-0, mock.hdra.io/node-h/gpu-1"]
+    ]
+
+
+def test_explain_names_the_nodes_that_tie(
+    slices_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = _write(tmp_path / "claim.yaml", [claim("any", exact("gpu"))])
+    argv = ["explain", "--claim", str(body), "--slices", str(slices_file), "--policy", "spread"]
+    assert _run(argv) == 0
+    out = capsys.readouterr().out
+    assert "would be allocated on node node-a (tie: node-h — the scheduler picks one at random): " in out
+    assert "  or on node node-h: gpu: mock.hdra.io/node-h/gpu-0" in out
+    assert _run([*argv, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ties"] == [{"node": "node-h", "devices": ["gpu: mock.hdra.io/node-h/gpu-0"]}]
 
 
 def test_simulate_user_errors(slices_file: Path, tmp_path: Path) -> None:
