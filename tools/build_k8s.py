@@ -29,9 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         description="build a tools/k8s command (default hdra-k8s) into the cache"
     )
     parser.add_argument("--key", action="store_true", help="print the cache key and exit")
-    parser.add_argument(
-        "--command", default=binary.BINARY_NAME, choices=binary.COMMANDS
-    )
+    parser.add_argument("--command", default=binary.BINARY_NAME, choices=binary.COMMANDS)
     args = parser.parse_args(argv)
     try:
         if args.key:
