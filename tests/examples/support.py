@@ -10,7 +10,12 @@ The README block is the contract, in fenced code with the language ``placement``
     nodes: node-a100=a100x4, node-h200=h200x8, node-mixed=mixed   # mock node name=profile
     driver: nvidia.hdra.io                             # the driver the slices are published under
     <pod>: <node> <device> [<device> ...]              # every device of all the pod's claims
+    <pod>: <node> <device> ... (tie: <node> <device> ...; <node> <device> ...)
     <pod>: pending                                     # the pod cannot be placed
+
+A ``(tie: ...)`` lists the other nodes the real scheduler may pick for the pod with the same score
+(``Placement.ties``, DESIGN §8), each with the devices the pod gets there; the simulator's own pick
+comes first, and the lines after it assume that pick.
 
 Pods are placed in file order (files sorted by name), each on the cluster as the earlier pods left
 it, with the card and node policy ``binpack`` (the node plugin's default). A Deployment with
@@ -51,13 +56,17 @@ class Promise:
     nodes: tuple[tuple[str, str], ...]
     driver: str
     pods: dict[str, tuple[str, ...]]
+    ties: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
+    """Per pod with ties: ``(node, devices...)`` of every other node of equal score, in order."""
 
 
 @dataclass
 class Outcome:
-    """Per pod: ``(node, devices...)`` or ``("pending",)``, and the Pending messages for diagnosis."""
+    """Per pod: ``(node, devices...)`` or ``("pending",)``, its ties (as ``Promise.ties``), and the
+    Pending messages for diagnosis."""
 
     pods: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    ties: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
     messages: dict[str, str] = field(default_factory=dict)
 
 
@@ -86,6 +95,7 @@ def promise(folder: Path) -> Promise:
         raise ValueError(f"{readme}: no ```placement block")
     fields: dict[str, str] = {}
     pods: dict[str, tuple[str, ...]] = {}
+    ties: dict[str, tuple[tuple[str, ...], ...]] = {}
     for number, raw in enumerate(match.group(1).splitlines(), start=1):
         line = raw.strip()
         if not line:
@@ -95,8 +105,16 @@ def promise(folder: Path) -> Promise:
             raise ValueError(f"{readme}: placement line {number} {raw!r} is not 'key: value'")
         if key in ("mode", "nodes", "driver"):
             fields[key] = value.strip()
-        else:
-            pods[key.strip()] = tuple(value.split())
+            continue
+        chosen, tie_open, rest = value.partition("(tie:")
+        pods[key.strip()] = tuple(chosen.split())
+        if tie_open:
+            if not rest.rstrip().endswith(")"):
+                raise ValueError(f"{readme}: placement line {number} {raw!r}: '(tie:' without ')'")
+            others = tuple(tuple(o.split()) for o in rest.rstrip()[:-1].split(";"))
+            if not all(others):
+                raise ValueError(f"{readme}: placement line {number} {raw!r}: an empty tie")
+            ties[key.strip()] = others
     missing = {"mode", "nodes", "driver"} - fields.keys()
     if missing:
         raise ValueError(f"{readme}: placement block lacks {sorted(missing)}")
@@ -104,7 +122,7 @@ def promise(folder: Path) -> Promise:
         (name.strip(), profile.strip())
         for name, _, profile in (item.partition("=") for item in fields["nodes"].split(","))
     )
-    return Promise(SharingMode(fields["mode"]), nodes, fields["driver"], pods)
+    return Promise(SharingMode(fields["mode"]), nodes, fields["driver"], pods, ties)
 
 
 def mock_slices(nodes: Sequence[tuple[str, str]], driver: str, mode: SharingMode) -> list[dict[str, Any]]:
@@ -189,7 +207,9 @@ def place_example(folder: Path, expected: Promise) -> Outcome:
                     f"{entry['resourceClaimTemplateName']!r}, which no file of the example defines"
                 )
             pod_claims.append(claim_from_template(pod, entry["name"], template))
-        placed = state.place_pod(pod_claims, policy="binpack", pod={"metadata": {"name": pod_name}})
+        placed = state.place_pod(
+            pod_claims, policy="binpack", pod={"metadata": {"name": pod_name}}, ties=True
+        )
         if isinstance(placed, Pending):
             outcome.pods[pod_name] = ("pending",)
             outcome.messages[pod_name] = placed.message
@@ -205,4 +225,6 @@ def place_example(folder: Path, expected: Promise) -> Outcome:
             for result in allocation.allocation["devices"]["results"]
         ]
         outcome.pods[pod_name] = (placed.node, *devices)
+        if placed.ties:
+            outcome.ties[pod_name] = tuple((tie.node, *tie.device_names()) for tie in placed.ties)
     return outcome

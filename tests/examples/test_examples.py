@@ -3,7 +3,7 @@
 Strict schema validation covers every YAML document with kubernetes-validate; every AcceleratorConfig
 in a claim or template must decode with hdra's own strict decoder; then ``support.place_example``
 places the example's pods on the mock cluster its README's ``placement`` block names, and the
-outcome must equal the block exactly (node and devices per pod).
+outcome must equal the block exactly (node and devices per pod, and the nodes that tie with it).
 """
 
 from __future__ import annotations
@@ -97,6 +97,7 @@ def test_allocates_as_the_readme_promises(folder: Path) -> None:
     outcome = place_example(folder, expected)
     details = "\n".join(f"{pod}: {message}" for pod, message in outcome.messages.items())
     assert outcome.pods == expected.pods, f"{folder.name}: placement differs from README\n{details}"
+    assert outcome.ties == expected.ties, f"{folder.name}: the nodes that tie differ from the README's"
 
 
 @pytest.mark.parametrize("folder", FOLDERS, ids=_ids)
@@ -115,12 +116,20 @@ def test_hdra_simulate_places_the_folder_as_shipped(
     assert main([*argv, "--policy", "binpack", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     got: dict[str, tuple[str, ...]] = {}
+    ties: dict[str, tuple[tuple[str, ...], ...]] = {}
     for entry in report["placed"]:
         devices = [d["device"].rsplit("/", 1)[1] for claim in entry["claims"] for d in claim["devices"]]
-        got[entry["pod"].removeprefix("default/")] = (entry["node"], *devices)
+        pod = entry["pod"].removeprefix("default/")
+        got[pod] = (entry["node"], *devices)
+        if entry["ties"]:
+            ties[pod] = tuple(
+                (tie["node"], *(d["device"].rsplit("/", 1)[1] for c in tie["claims"] for d in c["devices"]))
+                for tie in entry["ties"]
+            )
     for entry in report["pending"]:
         got[entry["pod"].removeprefix("default/")] = ("pending",)
     assert got == expected.pods, report["pending"]
+    assert ties == expected.ties
     assert not [note for note in report["notes"] if note.startswith("ignored")], report["notes"]
 
 

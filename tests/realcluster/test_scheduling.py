@@ -12,9 +12,10 @@ real resourceclaim controller made the claims from the templates), or marked Uns
 
 Each placement is compared with ``hdra simulate``'s (``ClusterState.place_pod``, same policy) on the
 slices as the real node plugins published them and the claims as the real scheduler allocated
-them so far, and with the README. A pod agrees when the real scheduler put it where hdra's
-simulator does, or on a node the real scheduler cannot tell apart from the simulator's choice
-(equal extender score: ``tie``) with exactly the devices the simulator picks on that node. After
+them so far, and with the README. A pod agrees when the real scheduler put it on the simulator's
+node or on one of the nodes the simulator names as ties (equal score: the real scheduler picks
+among them at random, ``Placement.ties``, DESIGN §8), with exactly the devices the simulator gives
+it on that node; there is no other verdict, and every pod must agree. After
 each pod, every node plugin must have re-published its cards in the order the simulator's
 policy gives, before the next pod is applied. The README's placements are binpack's.
 
@@ -39,12 +40,10 @@ from typing import Any
 import pytest
 from kubernetes.client import CoreV1Api, V1Namespace, V1ObjectMeta
 
-from dra_driver.controller.node_scores import ExtenderArgs, prioritize
 from dra_driver.kube import KubeClient
 from dra_driver.realcluster import RealCluster
 from dra_driver.sim import ClusterState, Pending, Placement, Policy
 from dra_driver.sim.workloads import POD_OWNERS, expand_pods
-from dra_driver.slices.usage import card_usage, node_usage
 from dra_driver.webhook import convert_pod
 from dra_driver.webhook.cluster import SliceCards
 from tests.examples.support import Promise, device_class, documents, example_dirs, promise
@@ -179,23 +178,19 @@ def _wait_placed(kube: KubeClient, namespace: str, name: str) -> Any:
         time.sleep(0.2)
 
 
-def _extender_scores(
-    slices: Sequence[dict[str, Any]],
-    claims: Sequence[dict[str, Any]],
-    pod: dict[str, Any],
-    nodes: list[str],
-    policy: Any,
-) -> dict[str, object]:
-    """What ``hdra controller`` answers the real scheduler for ``pod`` (0..10 per node)."""
-    usage = node_usage(card_usage(slices, claims))
-    return {str(e["Host"]): e["Score"] for e in prioritize(ExtenderArgs(pod, nodes), usage, policy)}
+def _choices(placement: Placement | Pending) -> list[str]:
+    """What the real scheduler may do by the simulator: ``node device...`` per node of equal score."""
+    if isinstance(placement, Pending):
+        return ["pending"]
+    return [
+        " ".join([placement.node, *placement.device_names()]),
+        *(" ".join([tie.node, *tie.device_names()]) for tie in placement.ties),
+    ]
 
 
-def _show(placement: Placement | Pending | None) -> str:
-    if placement is None or isinstance(placement, Pending):
-        return "pending"
-    devices = [r["device"] for a in placement.allocations for r in a.allocation["devices"]["results"]]
-    return " ".join([placement.node, *devices])
+def _show(placement: Placement | Pending) -> str:
+    first, *ties = _choices(placement)
+    return first + (f" (tie: {'; '.join(ties)})" if ties else "")
 
 
 def _start_plugins(
@@ -304,24 +299,14 @@ def _run_example(
         unallocated = [{k: v for k, v in c.items() if k != "status"} for c in fresh]
         state = ClusterState(slices=slices, classes=classes, claims=allocated)
         sim_inputs = [c for c in claims if c not in fresh] + unallocated
-        simulated = state.place_pod(sim_inputs, policy=policy)
+        simulated = state.place_pod(sim_inputs, policy=policy, ties=True)
         real_node = real_pod.spec.node_name
         readme = " ".join(expected.pods.get(pod_name, ("(not in README)",)))
-        if not real_node:
-            real = "pending"
-            agree = "yes" if isinstance(simulated, Pending) else "no"
-        else:
-            real = " ".join([real_node, *_devices(claims)])
-            on_real = ClusterState(slices=slices, classes=classes, claims=allocated).place_pod(
-                sim_inputs, policy=policy, nodes=[real_node]
-            )
-            if _show(simulated) == real:
-                agree = "yes"
-            elif isinstance(simulated, Placement) and _show(on_real) == real:
-                scores = _extender_scores(slices, allocated, pod, list(nodes), policy.value)
-                agree = "tie" if scores.get(real_node) == scores.get(simulated.node) else "no"
-            else:
-                agree = "no"
+        if pod_name in expected.ties:
+            readme += f" (tie: {'; '.join(' '.join(tie) for tie in expected.ties[pod_name])})"
+        real = " ".join([real_node, *_devices(claims)]) if real_node else "pending"
+        agree = "yes" if real in _choices(simulated) else "no"
+        if real_node:
             allocated.extend(c for c in claims if c in fresh)
             _settle(kube, expected.driver, nodes, classes, allocated, plugins=plugins, policy=policy)
         rows.append((folder.name, pod_name, readme, _show(simulated), real, agree))
