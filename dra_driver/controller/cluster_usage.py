@@ -1,12 +1,13 @@
 """Card and node use of the whole cluster, kept by one watch (DESIGN §8): the controller's view.
 
-Owns: ``ClusterUsage``. Two watches, on ResourceClaims (all namespaces) and ResourceSlices, keep
-the allocation results and slices of hdra's drivers (``drivers``, default every ``*.hdra.io``
-driver); a loop recomputes, at most once per ``debounce_seconds``, the use of every card and node
-with ``dra_driver.slices.usage``. It answers the extender's node scores (``__call__``: node usage)
-and the node plugins' card use (``card_scores(node, driver)``, served as ``GET /card-usage``), so
-that no node plugin has to watch every claim of the cluster, and the extender no longer lists the
-cluster per request.
+Owns: ``ClusterUsage`` and ``hdra_drivers`` (which drivers count when none are named: every
+``*.hdra.io`` one, also for the controller's metrics). Two watches, on ResourceClaims (all
+namespaces) and ResourceSlices, keep the allocation results and slices of hdra's drivers
+(``drivers``, default every ``*.hdra.io`` driver); a loop recomputes, at most once per
+``debounce_seconds``, the use of every card and node with ``dra_driver.slices.usage``. It answers
+the extender's node scores (``__call__``: node usage; the extender's only source) and the node
+plugins' card use (``card_scores(node, driver)``, served as ``GET /card-usage``), so that no node
+plugin has to watch every claim of the cluster, and no extender request lists the cluster.
 
 Contracts: ``start`` lists and computes once before watching, so the first answers already count
 (if that list fails, answers stay empty, i.e. no preference, until the watch catches up); a failed
@@ -27,6 +28,12 @@ from dra_driver.slices.usage import CardUsage, JsonDict, NodeUsage, card_usage, 
 log = logging.getLogger("hdra.controller")
 
 HDRA_DRIVER_SUFFIX = ".hdra.io"
+
+
+def hdra_drivers(slices: Iterable[JsonDict]) -> set[str]:
+    """Every ``*.hdra.io`` driver that publishes one of ``slices``."""
+    named = {str((s.get("spec") or {}).get("driver", "")) for s in slices}
+    return {name for name in named if name.endswith(HDRA_DRIVER_SUFFIX)}
 
 
 def _dump(obj: Any) -> JsonDict:
@@ -144,10 +151,7 @@ class ClusterUsage:
         with self._lock:
             slices = list(self._slices.values())
             claims = list(self._claims.values())
-        drivers: Collection[str] | None = self._drivers
-        if drivers is None:
-            named = {str((s.get("spec") or {}).get("driver", "")) for s in slices}
-            drivers = {name for name in named if name.endswith(HDRA_DRIVER_SUFFIX)}
+        drivers = self._drivers if self._drivers is not None else hdra_drivers(slices)
         cards = card_usage(slices, claims, drivers=drivers)
         nodes = node_usage(cards)
         with self._lock:

@@ -1,14 +1,16 @@
 """The scheduler extender's HTTP server: ``POST /prioritize`` and ``GET /healthz``.
 
-Owns: ``NodeUsageCache`` (slices and claims listed from the API at most once per TTL, turned
-into node usage) and ``ExtenderServer`` (a stdlib ``ThreadingHTTPServer``, Nagle off, HTTP/1.1
-keep-alive as the scheduler's Go client uses it). Answers:
+Owns: ``ExtenderServer`` (a stdlib ``ThreadingHTTPServer``, Nagle off, HTTP/1.1 keep-alive as the
+scheduler's Go client uses it). The node usage it scores from comes from a callable, in ``hdra
+controller`` ``ClusterUsage.__call__`` (``controller/cluster_usage.py``: one watch on claims, one on
+slices), so a request never lists the cluster. Answers:
 
 * ``POST /prioritize`` — 200 with a HostPriorityList (``node_scores.py`` has the wire format and the
   scores); 400 with a message for a body that is not an ExtenderArgs (also not UTF-8, not JSON, or
   nested deeper than ``rules.MAX_JSON_DEPTH``); 411 without Content-Length;
-  413 for a body over ``MAX_BODY``; 503 when the API server cannot be read (the scheduler then
-  fails the pod's cycle unless the extender is configured ``ignorable: true``);
+  413 for a body over ``MAX_BODY``; 503 when the usage callable fails (``KubeError`` or
+  ``ValueError``: the scheduler then fails the pod's cycle unless the extender is configured
+  ``ignorable: true``);
 * ``GET /healthz`` — 200 ``ok``;
 * ``GET /card-usage?node=N&driver=D`` — ``{"cards": {uuid: score}}``, the use score of each card
   that ``D`` publishes on ``N`` (``slices.usage``), from which the node plugin orders its cards
@@ -17,8 +19,7 @@ keep-alive as the scheduler's Go client uses it). Answers:
 * ``GET /metrics`` — the Prometheus text format of the registry given (``controller/metrics.py``),
   404 when the server was started without one; any other path 404, any other method 405.
 
-It must never write to the API, and never hold a lock while waiting for the network except the
-cache's own (concurrent requests then share one refresh instead of each listing the cluster).
+It must never write to the API, nor read it: usage comes from the callable.
 """
 
 from __future__ import annotations
@@ -26,9 +27,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 import urllib.parse
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -41,58 +41,15 @@ from dra_driver.controller.node_scores import (
     parse_extender_args,
     prioritize,
 )
-from dra_driver.kube import KubeClient, KubeError
-from dra_driver.slices.usage import JsonDict, NodeUsage, card_usage, node_usage
+from dra_driver.kube import KubeError
+from dra_driver.slices.usage import NodeUsage
 
 log = logging.getLogger("hdra.controller")
 
-HDRA_DRIVER_SUFFIX = ".hdra.io"
 MAX_BODY = 16 * 1024 * 1024
 """With ``nodeCacheCapable: true`` (the chart's setting) a request is one Pod (at most etcd's 1.5 MiB)
 and the node names; without it, a NodeList of full Node objects. 16 MiB holds either for thousands
 of nodes; a larger body is refused before it is read (413), so it cannot exhaust the memory."""
-
-
-def _dump(obj: Any) -> JsonDict:
-    dumped: JsonDict = obj.model_dump(by_alias=True, exclude_none=True, mode="json")
-    return dumped
-
-
-class NodeUsageCache:
-    """Node usage of ``drivers`` (None: every ``*.hdra.io`` driver), listed at most once per TTL."""
-
-    def __init__(
-        self,
-        client: KubeClient,
-        *,
-        drivers: Collection[str] | None = None,
-        ttl_seconds: float = 1.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._client = client
-        self._drivers = frozenset(drivers) if drivers is not None else None
-        self._ttl = ttl_seconds
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._value: dict[str, NodeUsage] = {}
-        self._at: float | None = None
-
-    def __call__(self) -> dict[str, NodeUsage]:
-        with self._lock:
-            now = self._clock()
-            if self._at is None or now - self._at >= self._ttl:
-                self._value = self._compute()
-                self._at = self._clock()
-            return self._value
-
-    def _compute(self) -> dict[str, NodeUsage]:
-        slices = [_dump(s) for s in self._client.resource_slices.list().items]
-        claims = [_dump(c) for c in self._client.resource_claims.list(None).items]
-        drivers: Collection[str] | None = self._drivers
-        if drivers is None:
-            named = {str((s.get("spec") or {}).get("driver", "")) for s in slices}
-            drivers = {name for name in named if name.endswith(HDRA_DRIVER_SUFFIX)}
-        return node_usage(card_usage(slices, claims, drivers=drivers))
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -28,6 +28,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from dra_driver.controller.cluster_usage import hdra_drivers
 from dra_driver.kube import KubeClient, KubeError
 from dra_driver.slices.usage import (
     CardUsage,
@@ -38,8 +39,6 @@ from dra_driver.slices.usage import (
 )
 
 log = logging.getLogger("hdra.controller")
-
-HDRA_DRIVER_SUFFIX = ".hdra.io"
 
 
 @dataclass(frozen=True)
@@ -60,12 +59,6 @@ class ClusterAllocation:
 def _dump(obj: Any) -> JsonDict:
     dumped: JsonDict = obj.model_dump(by_alias=True, exclude_none=True, mode="json")
     return dumped
-
-
-def hdra_drivers(slices: list[JsonDict]) -> set[str]:
-    """Every ``*.hdra.io`` driver that publishes one of ``slices``."""
-    named = {str((s.get("spec") or {}).get("driver", "")) for s in slices}
-    return {name for name in named if name.endswith(HDRA_DRIVER_SUFFIX)}
 
 
 def allocation(

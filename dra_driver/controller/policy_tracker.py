@@ -3,10 +3,9 @@
 Owns: ``CardPolicyTracker`` — a watch on ResourceClaims of all namespaces that keeps, per claim,
 the allocation results of this driver in this node's pool; a watch on this node's slices of the
 driver (device names and capacities map results to cards, and the pool may be published only
-after the tracker started); a thread that recomputes card usage (``usage.py``), orders the cards
-(``ordering.py``) and, when the order changed, asks the slice controller to re-publish.
-``cards()`` is the publisher's ``devices`` callable (with ``keep_order=True``), so the published
-device order is the policy order.
+after the tracker started); a thread that recomputes card usage (``usage.py``) and hands it to its
+``CardOrderState`` (``card_order.py``: the order, ``cards()`` for the publisher, and the re-publish
+request when the order changed).
 
 Contracts:
 - ``request_sync()`` is called only when the order changes, and at most once per debounce
@@ -24,11 +23,12 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from kubernetes.client import ResourceV1ResourceClaim
 
-from dra_driver.controller.ordering import Policy, check_policy, order_cards
+from dra_driver.controller.card_order import CardOrderState, SyncRequester
+from dra_driver.controller.ordering import Policy
 from dra_driver.devices import AcceleratorDevice
 from dra_driver.kube import KubeClient, KubeError, watch
 from dra_driver.slices.usage import (
@@ -44,18 +44,12 @@ log = logging.getLogger("hdra.controller")
 ClaimKey = tuple[str, str]
 
 
-class SyncRequester(Protocol):
-    """What the tracker needs of the slice controller."""
-
-    def request_sync(self) -> None: ...
-
-
 def _dump(obj: Any) -> JsonDict:
     dumped: JsonDict = obj.model_dump(by_alias=True, exclude_none=True, mode="json")
     return dumped
 
 
-class CardPolicyTracker:
+class CardPolicyTracker(CardOrderState):
     """Orders ``cards`` by ``policy`` from the claims allocated on ``node_name``'s pool of ``driver``."""
 
     def __init__(
@@ -70,17 +64,12 @@ class CardPolicyTracker:
         debounce_seconds: float = 1.0,
         resync_seconds: float = 30.0,
     ) -> None:
+        super().__init__(node_name=node_name, cards=cards, policy=policy, controller=controller)
         self._client = client
         self._driver = driver
-        self._node = node_name
-        self._cards = tuple(cards)
-        self._policy = check_policy(policy)
-        self._controller = controller
         self._debounce = debounce_seconds
         self._resync = resync_seconds
         self._selector = f"spec.nodeName={node_name},spec.driver={driver}"
-        self._lock = threading.Lock()
-        self._order: tuple[AcceleratorDevice, ...] = tuple(order_cards(self._cards, {}, "none"))
         self._usage: dict[str, CardUsage] = {}
         # Per claim (namespace, name): its allocation results on this driver and pool, if any.
         self._claims: dict[ClaimKey, list[JsonDict]] = {}
@@ -90,15 +79,6 @@ class CardPolicyTracker:
         self.sync_requests = 0
         self.recomputations = 0
 
-    @property
-    def policy(self) -> Policy:
-        return self._policy
-
-    def cards(self) -> list[AcceleratorDevice]:
-        """The cards in the current policy order: the publisher's ``devices`` callable."""
-        with self._lock:
-            return list(self._order)
-
     def usage(self) -> dict[str, CardUsage]:
         """Card usage (by uuid) as of the last recomputation."""
         with self._lock:
@@ -106,7 +86,7 @@ class CardPolicyTracker:
 
     def start(self) -> None:
         """Compute the first order (so the first publish already follows the policy), then watch."""
-        if self._policy == "none":
+        if self.policy == "none":
             return
         try:
             listed = self._client.resource_claims.list(None)
@@ -114,7 +94,7 @@ class CardPolicyTracker:
                 self._remember(claim)
             self._recompute()
         except (KubeError, ValueError) as exc:
-            log.warning("card policy %s: first usage computation failed, will retry: %s", self._policy, exc)
+            log.warning("card policy %s: first usage computation failed, will retry: %s", self.policy, exc)
             self._dirty.set()
         self._threads = [
             threading.Thread(target=self._watch_loop, name="hdra-policy-watch", daemon=True),
@@ -182,7 +162,7 @@ class CardPolicyTracker:
             try:
                 self._recompute()
             except (KubeError, ValueError) as exc:
-                log.warning("card policy %s: usage computation failed, will retry: %s", self._policy, exc)
+                log.warning("card policy %s: usage computation failed, will retry: %s", self.policy, exc)
                 self._dirty.set()
             # The debounce: at most one recomputation, hence one request_sync, per interval.
             self._stop.wait(self._debounce)
@@ -193,19 +173,9 @@ class CardPolicyTracker:
         with self._lock:
             results = [result for claim in self._claims.values() for result in claim]
         usage = usage_from_results(index, results)
-        order = tuple(order_cards(self._cards, usage, self._policy))
         with self._lock:
-            changed = [c.name for c in order] != [c.name for c in self._order]
             self._usage = usage
-            self._order = order
             self.recomputations += 1
-            if changed:
+        if self.apply({uuid: entry.score for uuid, entry in usage.items()}):
+            with self._lock:
                 self.sync_requests += 1
-        if changed:
-            log.info(
-                "card policy %s on node %s: card order now %s",
-                self._policy,
-                self._node,
-                ", ".join(card.name for card in order),
-            )
-            self._controller.request_sync()

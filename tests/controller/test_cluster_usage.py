@@ -10,13 +10,13 @@ from collections.abc import Iterator
 import pytest
 
 from dra_driver.controller.cluster_usage import ClusterUsage
-from dra_driver.controller.extender import ExtenderServer, NodeUsageCache
+from dra_driver.controller.extender import ExtenderServer
 from dra_driver.controller.ordering import order_cards
 from dra_driver.controller.remote_order import ControllerCardOrder
 from dra_driver.devcluster import DevCluster
 from dra_driver.devices import make_backend
 from dra_driver.kube import KubeClient
-from dra_driver.slices.usage import card_usage
+from dra_driver.slices.usage import card_usage, node_usage
 from tests.controller.test_extender import DRIVER, allocate, publish
 
 
@@ -55,7 +55,15 @@ def test_one_watch_follows_claims_and_agrees_with_listing(kube: KubeClient, trac
     for i in range(3):
         allocate(kube, f"b{i}", "node-b", f"gpu-{i}", "40Gi")
     _settled(tracked, {"node-a": 0.125, "node-b": 0.75})
-    assert tracked() == NodeUsageCache(kube)()  # the same numbers a fresh listing gives
+    # The same numbers a fresh listing gives.
+    slices = [
+        s.model_dump(by_alias=True, exclude_none=True, mode="json") for s in kube.resource_slices.list().items
+    ]
+    claims = [
+        c.model_dump(by_alias=True, exclude_none=True, mode="json")
+        for c in kube.resource_claims.list(None).items
+    ]
+    assert tracked() == node_usage(card_usage(slices, claims, drivers=[DRIVER]))
     kube.resource_claims.delete("default", "b2")
     _settled(tracked, {"node-a": 0.125, "node-b": 0.5})
 

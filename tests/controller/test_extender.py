@@ -16,7 +16,8 @@ import pytest
 
 from dra_driver.cli.common import CommandError
 from dra_driver.controller import SlicePublisher
-from dra_driver.controller.extender import ExtenderServer, NodeUsageCache
+from dra_driver.controller.cluster_usage import ClusterUsage
+from dra_driver.controller.extender import ExtenderServer
 from dra_driver.controller.node_scores import node_score
 from dra_driver.devcluster import DevCluster
 from dra_driver.devices import make_backend
@@ -50,19 +51,27 @@ def allocate(kube: KubeClient, name: str, node: str, device: str, memory: str) -
 
 
 @pytest.fixture
-def usage(kube: KubeClient, cluster: DevCluster) -> NodeUsageCache:
-    """node-a uses 20 of 160 GiB (0.125), node-b 120 of 160 GiB (0.75); node-c has no hdra cards."""
+def usage(kube: KubeClient, cluster: DevCluster) -> Iterator[ClusterUsage]:
+    """node-a uses 20 of 160 GiB (0.125), node-b 120 of 160 GiB (0.75); node-c has no hdra cards.
+
+    ``ClusterUsage.start`` computes from one listing before it returns, so the numbers hold at once.
+    """
     publish(kube, cluster, "node-a")
     publish(kube, cluster, "node-b")
     cluster.create_node("node-c")
     allocate(kube, "a0", "node-a", "gpu-0", "20Gi")
     for i in range(3):
         allocate(kube, f"b{i}", "node-b", f"gpu-{i}", "40Gi")
-    return NodeUsageCache(kube)
+    tracked = ClusterUsage(kube)
+    tracked.start()
+    try:
+        yield tracked
+    finally:
+        tracked.stop()
 
 
 @pytest.fixture
-def servers(usage: NodeUsageCache) -> Iterator[dict[str, ExtenderServer]]:
+def servers(usage: ClusterUsage) -> Iterator[dict[str, ExtenderServer]]:
     started = {policy: ExtenderServer(usage, policy=policy) for policy in ("binpack", "spread")}
     for server in started.values():
         server.start()
@@ -199,16 +208,18 @@ def test_keep_alive_serves_several_requests_on_one_connection(servers: dict[str,
         connection.close()
 
 
-def test_cache_lists_again_only_after_its_ttl(kube: KubeClient, usage: NodeUsageCache) -> None:
-    now = [100.0]
-    cache = NodeUsageCache(kube, drivers=[DRIVER], ttl_seconds=1.0, clock=lambda: now[0])
-    assert cache()["node-a"].memory_bytes == 20 * 1024**3
-    allocate(kube, "a1", "node-a", "gpu-1", "40Gi")
-    now[0] += 0.5
-    assert cache()["node-a"].memory_bytes == 20 * 1024**3
-    now[0] += 0.6
-    assert cache()["node-a"].memory_bytes == 60 * 1024**3
-    assert NodeUsageCache(kube, drivers=["other.example.com"])() == {}
+def test_usage_counts_only_the_drivers_asked_for(kube: KubeClient, usage: ClusterUsage) -> None:
+    assert usage()["node-a"].memory_bytes == 20 * 1024**3  # every *.hdra.io driver by default
+    mine = ClusterUsage(kube, drivers=[DRIVER])
+    other = ClusterUsage(kube, drivers=["other.example.com"])
+    mine.start()
+    other.start()
+    try:
+        assert mine() == usage()
+        assert other() == {}
+    finally:
+        mine.stop()
+        other.stop()
 
 
 def test_api_failure_answers_503_with_the_cause() -> None:
@@ -259,7 +270,7 @@ sys.exit(args.run(args))
 """
 
 
-def test_controller_command_serves_until_sigterm(kubeconfig: Path, usage: NodeUsageCache) -> None:
+def test_controller_command_serves_until_sigterm(kubeconfig: Path, usage: ClusterUsage) -> None:
     argv = [
         "controller",
         "--kubeconfig",

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from dra_driver.controller.extender import ExtenderServer, NodeUsageCache
+from dra_driver.controller.extender import ExtenderServer
 from dra_driver.controller.metrics import controller_registry
 from dra_driver.kube.quantity import MIB
 from tests.metrics.scrape import scrape, value
@@ -25,9 +25,8 @@ def test_metrics_route_reports_cluster_allocation(node: Node) -> None:
     create_allocated_claim(
         node.kube, ClaimSpec("b", [Result("gpu-0", consumed=consumed, share_id=str(uuid.uuid4()))])
     )
-    server = ExtenderServer(
-        NodeUsageCache(node.kube), policy="binpack", metrics=controller_registry(node.kube)
-    )
+    # /metrics lists the cluster itself at scrape time: the node usage is not needed here.
+    server = ExtenderServer(dict, policy="binpack", metrics=controller_registry(node.kube))
     server.start()
     try:
         series = scrape(f"{server.url}/metrics")
@@ -51,7 +50,7 @@ def test_metrics_route_reports_cluster_allocation(node: Node) -> None:
 
 
 def test_metrics_route_is_404_without_a_registry(node: Node) -> None:
-    server = ExtenderServer(NodeUsageCache(node.kube), policy="binpack")
+    server = ExtenderServer(dict, policy="binpack")
     server.start()
     try:
         with pytest.raises(urllib.error.HTTPError) as caught:
