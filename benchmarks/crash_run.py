@@ -45,6 +45,7 @@ from typing import Any, TypeVar
 
 from kubernetes.client import ResourceV1ResourceClaim
 
+from dra_driver.checkpoint import read_claims
 from dra_driver.devcluster import DevCluster
 from dra_driver.devcluster.kubelet import FakeKubelet, KubeletCheckError, RegisteredPlugin
 from dra_driver.kube import KubeClient
@@ -96,11 +97,10 @@ class Node:
     def leftovers(self) -> dict[str, list[str]]:
         """Claim UIDs found on disk: CDI spec files, cache dirs, checkpoint entries."""
         cdi_dir, claims_dir = self.root / "cdi", self.root / "state" / "claims"
-        checkpoint = self.root / "state" / "checkpoint.json"
         return {
             "cdi": sorted(p.name for p in cdi_dir.glob("*")) if cdi_dir.exists() else [],
             "cache": sorted(p.name for p in claims_dir.iterdir()) if claims_dir.exists() else [],
-            "checkpoint": sorted(json.loads(checkpoint.read_text())["claims"]) if checkpoint.exists() else [],
+            "checkpoint": sorted(read_claims(self.root / "state")),
         }
 
 

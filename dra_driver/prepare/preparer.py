@@ -29,7 +29,8 @@ workers, start-up recovery and the periodic cleanup never interleave on one clai
 Durability (DESIGN §9): everything survives a killed process without any fsync. Only an artifact
 that outlives a reboot outside hdra's own CDI and claims directories (a Hygon vDCU config in the
 vendor's directory) needs its record on disk first, so a checkpoint write is fsynced exactly when
-the checkpoint holds, gains or loses such an entry; CDI specs and cache dirs are never fsynced.
+it adds, changes or removes such an entry (the store keeps its compactions durable while one is
+held); CDI specs and cache dirs are never fsynced.
 
 It must never talk gRPC, never build a path from anything but a validated claim UID, and never
 remove a recorded artifact whose own or parent directory name does not carry the claim's UID.
@@ -227,13 +228,9 @@ class NodePreparer:
 
     def _durable(self, entry: CheckpointEntry) -> bool:
         """Whether a write that adds, changes or removes ``entry`` must be fsynced (module docstring):
-        the entry records an artifact that outlives a reboot, or another entry does (a write that is
-        not fsynced must never replace a file holding a record that has to survive a power loss)."""
-        return any(
-            self._outlives_reboot(Path(artifact))
-            for recorded in (entry, *self._checkpoint.entries())
-            for artifact in recorded.artifacts
-        )
+        the entry records an artifact that outlives a reboot. (That no other write loses such a
+        record is the checkpoint store's part: appends never touch it, compactions keep it durable.)"""
+        return any(self._outlives_reboot(Path(artifact)) for artifact in entry.artifacts)
 
     def _remove_recorded(self, entry: CheckpointEntry) -> None:
         """Delete exactly the artifacts ``entry`` recorded (absent ones are fine), then the claim's

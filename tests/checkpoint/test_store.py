@@ -1,4 +1,5 @@
-"""CheckpointStore: round trip, corruption moved aside with a reason, reboots, threads, crashes mid-write."""
+"""CheckpointStore: round trip, corruption moved aside with a reason, reboots, threads, crashes mid-write,
+the journal (appends, compaction, torn tails, replay after a crash mid-compaction, what is fsynced)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,10 @@ from dra_driver.checkpoint import (
     CheckpointStore,
     ClaimState,
     claims_checksum,
+    read_claims,
 )
+from dra_driver.checkpoint import store as store_module
+from dra_driver.checkpoint.journal import journal_line
 
 BOOT_A = "11111111-aaaa-4bbb-8ccc-dddddddddddd"
 BOOT_B = "22222222-aaaa-4bbb-8ccc-dddddddddddd"
@@ -80,7 +84,8 @@ def test_round_trip_and_file_modes(state_dir: Path, boot_id: Path) -> None:
     store.put(other)
     assert stat.S_IMODE(state_dir.stat().st_mode) == 0o700
     assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
-    assert sorted(os.listdir(state_dir)) == ["checkpoint.json"]
+    assert stat.S_IMODE(store.journal_path.stat().st_mode) == 0o600
+    assert sorted(os.listdir(state_dir)) == ["checkpoint.journal", "checkpoint.json"]
 
     reloaded = _store(state_dir, boot_id)
     report = reloaded.load()
@@ -213,7 +218,7 @@ def test_concurrent_puts_from_threads_all_land(state_dir: Path, boot_id: Path) -
     assert reloaded.load().claims == 40
     assert {entry.uid for entry in reloaded.entries()} == set(uids)
     assert all(entry.state is ClaimState.PREPARE_COMPLETED for entry in reloaded.entries())
-    assert os.listdir(state_dir) == ["checkpoint.json"]
+    assert sorted(os.listdir(state_dir)) == ["checkpoint.journal", "checkpoint.json"]
 
 
 def test_crash_between_temp_write_and_rename_keeps_previous_checkpoint(
@@ -222,6 +227,7 @@ def test_crash_between_temp_write_and_rename_keeps_previous_checkpoint(
     store = _store(state_dir, boot_id)
     store.put(_entry())
     before = store.path.read_bytes()
+    monkeypatch.setattr(store_module, "COMPACT_AFTER", 0)  # every write rewrites the snapshot
 
     # A crash after the temp file is complete but before the rename: the temp file stays behind.
     (state_dir / ".checkpoint.json.k3x9.tmp").write_text('{"half": ')
@@ -274,11 +280,16 @@ def test_changes_queued_during_a_write_share_the_next_write(
     release = threading.Event()
     persist = CheckpointStore._persist
 
-    def held(self: CheckpointStore, claims: dict[str, CheckpointEntry], durable: bool) -> None:
+    def held(
+        self: CheckpointStore,
+        claims: dict[str, CheckpointEntry],
+        changes: dict[str, CheckpointEntry | None],
+        durable: bool,
+    ) -> None:
         writes.append((len(claims), durable))
         if len(writes) == 1:
             release.wait(10)
-        persist(self, claims, durable)
+        persist(self, claims, changes, durable)
 
     monkeypatch.setattr(CheckpointStore, "_persist", held)
     uids = [str(uuid.uuid4()) for _ in range(10)]
@@ -308,10 +319,151 @@ def test_a_failed_shared_write_fails_every_caller_in_it(
     store = _store(state_dir, boot_id)
     store.load()
 
-    def broken(self: CheckpointStore, claims: dict[str, CheckpointEntry], durable: bool) -> None:
+    def broken(
+        self: CheckpointStore,
+        claims: dict[str, CheckpointEntry],
+        changes: dict[str, CheckpointEntry | None],
+        durable: bool,
+    ) -> None:
         raise CheckpointError(f"writing checkpoint {state_dir} failed: disk full")
 
     monkeypatch.setattr(CheckpointStore, "_persist", broken)
     with pytest.raises(CheckpointError, match="disk full"):
         store.put(_entry())
     assert store.get(UID) is None
+
+
+def _fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    calls: list[int] = []
+    real = os.fsync
+
+    def recorded(fd: int) -> None:
+        calls.append(fd)
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", recorded)
+    return calls
+
+
+def test_changes_after_the_first_write_are_appended_not_rewritten(state_dir: Path, boot_id: Path) -> None:
+    store = _store(state_dir, boot_id)
+    store.put(_entry())
+    snapshot = store.path.read_bytes()
+    others = [_entry(str(uuid.uuid4())) for _ in range(3)]
+    for other in others:
+        store.put(other)
+    store.remove(UID)
+    assert store.path.read_bytes() == snapshot  # the snapshot was not touched
+    assert len(store.journal_path.read_bytes().splitlines()) == 4
+    expected = {entry.uid: entry for entry in others}
+    assert read_claims(state_dir) == expected
+    reloaded = _store(state_dir, boot_id)
+    report = reloaded.load()
+    assert (report.claims, report.journal_changes, report.discarded_journal_bytes) == (3, 4, 0)
+    assert {entry.uid: entry for entry in reloaded.entries()} == expected
+
+
+def test_the_journal_is_compacted_into_the_snapshot(
+    state_dir: Path, boot_id: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_module, "COMPACT_AFTER", 3)
+    store = _store(state_dir, boot_id)
+    uids = [str(uuid.uuid4()) for _ in range(5)]
+    for claim_uid in uids:
+        store.put(_entry(claim_uid))
+    # first put: snapshot; puts 2-4: three journal lines; put 5 would make four: compaction
+    assert store.journal_path.read_bytes() == b""
+    assert sorted(json.loads(store.path.read_text())["claims"]) == sorted(uids)
+    assert {entry.uid for entry in _store(state_dir, boot_id).entries()} == set(uids)
+
+
+def test_a_crash_between_compaction_and_truncation_replays_to_the_same_state(
+    state_dir: Path, boot_id: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The journal lines survive next to the snapshot that already holds them (the truncation was
+    lost): replaying them gives the same entries, removals included."""
+    store = _store(state_dir, boot_id)
+    kept, gone = _entry(), _entry(str(uuid.uuid4()))
+    store.put(_entry(state=ClaimState.PREPARE_STARTED))
+    store.put(gone)
+    store.put(kept)
+    store.remove(gone.uid)
+    stale_journal = store.journal_path.read_bytes()
+    monkeypatch.setattr(store_module, "COMPACT_AFTER", 0)
+    late = _entry(str(uuid.uuid4()))
+    store.put(late)
+    assert store.journal_path.read_bytes() == b""
+    store.journal_path.write_bytes(stale_journal)
+    restarted = _store(state_dir, boot_id)
+    assert restarted.load().corrupt_reason is None
+    assert restarted.entries() == sorted([kept, late], key=lambda entry: entry.uid)
+
+
+@pytest.mark.parametrize("tail", [b"sha256:", b"sha256:" + b"0" * 64 + b' {"boot_id":"x"}\n', b"\x00" * 40])
+def test_a_torn_journal_tail_is_discarded_and_the_next_write_compacts(
+    state_dir: Path, boot_id: Path, tail: bytes
+) -> None:
+    store = _store(state_dir, boot_id)
+    store.put(_entry())
+    second = _entry(str(uuid.uuid4()))
+    store.put(second)
+    with store.journal_path.open("ab") as journal:  # a killed write: its caller never returned
+        journal.write(tail)
+    restarted = _store(state_dir, boot_id)
+    report = restarted.load()
+    assert report.corrupt_reason is None
+    assert report.discarded_journal_bytes == len(tail)
+    assert {entry.uid for entry in restarted.entries()} == {UID, second.uid}
+    third = _entry(str(uuid.uuid4()))
+    restarted.put(third)  # never appended behind the torn bytes
+    assert restarted.journal_path.read_bytes() == b""
+    assert {entry.uid for entry in _store(state_dir, boot_id).entries()} == {UID, second.uid, third.uid}
+
+
+def test_a_journal_line_with_a_good_checksum_and_a_bad_change_is_corruption(
+    state_dir: Path, boot_id: Path
+) -> None:
+    store = _store(state_dir, boot_id)
+    store.put(_entry())
+    bad = {**_entry().model_dump(mode="json"), "state": "Exploded"}
+    with store.journal_path.open("ab") as journal:
+        journal.write(journal_line(UID, bad, BOOT_A))
+    with pytest.raises(CheckpointError, match=r"corrupt: schema error: journal line 1"):
+        read_claims(state_dir)
+    report = _store(state_dir, boot_id).load()
+    assert report.corrupt_reason is not None and report.corrupt_reason.startswith(
+        "schema error: journal line 1"
+    )
+    assert sorted(p.name.split(".corrupt-")[0] for p in state_dir.iterdir()) == [
+        "checkpoint.journal",
+        "checkpoint.json",
+    ]
+    assert not store.path.exists() and not store.journal_path.exists()
+
+
+def test_the_boot_of_the_last_change_decides_a_reboot(state_dir: Path, boot_id: Path) -> None:
+    _store(state_dir, boot_id).put(_entry())
+    boot_id.write_text(BOOT_B + "\n")
+    second_boot = _store(state_dir, boot_id)
+    assert second_boot.load().rebooted
+    second_boot.remove(UID)  # an append written in boot B
+    report = _store(state_dir, boot_id).load()
+    assert not report.rebooted and report.previous_boot_id == BOOT_B
+
+
+def test_what_a_journal_write_fsyncs(state_dir: Path, boot_id: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plain append is not fsynced; a durable one fsyncs the journal, and the directory once; a
+    compaction while a durably written entry is live is fsynced even when its batch is not."""
+    store = _store(state_dir, boot_id)
+    store.put(_entry(), durable=False)  # the first write: a snapshot
+    fsyncs = _fsyncs(monkeypatch)
+    store.put(_entry(str(uuid.uuid4())), durable=False)
+    assert fsyncs == []
+    store.put(_entry(str(uuid.uuid4())), durable=True)
+    assert len(fsyncs) == 2  # the journal, then the state dir for the journal's entry
+    store.put(_entry(str(uuid.uuid4())), durable=True)
+    assert len(fsyncs) == 3  # the directory only once
+    monkeypatch.setattr(store_module, "COMPACT_AFTER", 0)
+    fsyncs.clear()
+    store.put(_entry(str(uuid.uuid4())), durable=False)
+    assert len(fsyncs) == 2  # a durable entry is live: the snapshot and its directory

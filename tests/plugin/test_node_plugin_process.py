@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from dra_driver.checkpoint import read_claims
 from dra_driver.devcluster.kubelet import FakeKubelet
 from dra_driver.devices import make_backend
 from dra_driver.interception.shared_region import LAYOUT_1_2
@@ -60,8 +61,7 @@ class Env:
         cdi = sorted(p.name for p in (self.tmp / "cdi").glob("*")) if (self.tmp / "cdi").exists() else []
         claims = self.tmp / "state" / "claims"
         dirs = sorted(p.name for p in claims.iterdir()) if claims.exists() else []
-        checkpoint = self.tmp / "state" / "checkpoint.json"
-        entries = sorted(json.loads(checkpoint.read_text())["claims"]) if checkpoint.exists() else []
+        entries = sorted(read_claims(self.tmp / "state"))
         return {"cdi": cdi, "cache": dirs, "checkpoint": entries}
 
 

@@ -31,9 +31,11 @@ def _record(monkeypatch: pytest.MonkeyPatch) -> Events:
     persist = CheckpointStore._persist
     real_fsync = os.fsync
 
-    def recorded_persist(self: CheckpointStore, claims: dict[str, object], durable: bool) -> None:
+    def recorded_persist(
+        self: CheckpointStore, claims: dict[str, object], changes: dict[str, object], durable: bool
+    ) -> None:
         events.append(("checkpoint", durable))
-        persist(self, claims, durable)  # type: ignore[arg-type]
+        persist(self, claims, changes, durable)  # type: ignore[arg-type]
 
     def recorded_atomic(path: Path, data: bytes, mode: int, *, durable: bool = True) -> None:
         events.append(("vendor file", path.name))
@@ -79,7 +81,7 @@ def test_a_hygon_claim_is_on_disk_before_its_vdev_config_is_written(
     assert "fsync" in kinds[started:vendor]  # the record reached the disk first
     assert events[-1] == ("checkpoint", True) or ("checkpoint", True) in events[vendor:]
     events.clear()
-    preparer.prepare(plain_after)  # while a vDCU record is held, every rewrite stays durable
+    preparer.prepare(plain_after)  # every Hygon claim has its own vDCU config: durable too
     assert [e for e in events if e[0] == "checkpoint"] and all(
         durable for kind, durable in events if kind == "checkpoint"
     )
