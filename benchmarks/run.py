@@ -1,7 +1,7 @@
 """Run every hdra benchmark and print one table (issue 9 point 5).
 
-Owns: starting each benchmark script of this folder (``publish``, ``prepare``, ``allocator``,
-``webhook``, ``scheduler`` and ``crash_run`` when it exists) as a subprocess with ``--json``,
+Owns: starting each benchmark script of this folder (``startup``, ``publish``, ``prepare``,
+``allocator``, ``webhook``, ``scheduler`` and ``crash_run`` when it exists) as a subprocess with ``--json``,
 turning their differently shaped JSON results into rows (benchmark, metric, median, p99, ratio to the in-run
 baseline) and writing all of it to ``benchmarks/results.json``. ``--quick`` passes ``--quick`` on.
 Must never measure anything itself or invent a number: every value in the table is one a benchmark
@@ -28,7 +28,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 # The order of the table; crash_run is optional (it is skipped when its script is absent).
-BENCHMARKS = ("publish", "prepare", "allocator", "webhook", "scheduler", "crash_run")
+BENCHMARKS = ("startup", "publish", "prepare", "allocator", "webhook", "scheduler", "crash_run")
 OPTIONAL = frozenset({"crash_run"})
 DEFAULT_OUTPUT = HERE / "results.json"
 # `benchmarks/run` starts with /usr/bin/env python3; the benchmarks need the project's venv.

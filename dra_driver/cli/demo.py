@@ -8,13 +8,17 @@
 4. hdra's allocator (the kube-scheduler's rules) places each pod's claims on one node and writes
    ``status.allocation`` and ``reservedFor``; the fake kubelet calls NodePrepareResources;
 5. per pod: node, card, memory, cores and the ``CUDA_*`` env its containers get; per card: what is
-   used. Pending pods show the reason. Everything it wrote lives in a temp dir removed at the end.
+   used. Pending pods show the reason. Everything it wrote lives in a temp dir removed at the end:
+   under ``$TMPDIR`` when that is set, else on tmpfs (``/dev/shm``) where the machine has it, so the
+   nodes' directories, checkpoints, CDI specs and their removal never wait on a disk's journal
+   (0.15-0.2 s of the run on ext4 under load; issue 17 item 6), else in the system temp dir.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import sys
 import tempfile
@@ -34,6 +38,9 @@ from dra_driver.kube.features import DEFAULT_VERSION, FeatureGate, KubeVersion, 
 from dra_driver.sim import Policy
 from dra_driver.sim.gates import FeatureGates
 from dra_driver.slices import SharingMode, SliceOptions
+
+# Linux's tmpfs for shared memory: files in memory, nothing to flush to a disk.
+MEMORY_TEMP_DIR = Path("/dev/shm")  # noqa: S108 - only a parent: mkdtemp makes a private, unique dir
 
 # (node, mock profile, driver): three NVIDIA-like nodes, and one node each of two other vendors.
 MOCK_NODES: tuple[tuple[str, str | None, str], ...] = (
@@ -77,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     progress = sys.stderr if args.json else sys.stdout
     nodes: list[DemoNode] = []
     with (
-        tempfile.TemporaryDirectory(prefix="hdra-demo-") as tmp,
+        tempfile.TemporaryDirectory(prefix="hdra-demo-", dir=scratch_root()) as tmp,
         DevCluster(kube_version=version, feature_gates=gates) as cluster,
     ):
         client = KubeClient.from_kubeconfig(cluster.write_kubeconfig(Path(tmp) / "kubeconfig"))
@@ -125,6 +132,14 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(render_text(result))
     return 0
+
+
+def scratch_root() -> Path:
+    """Where the demo's temp dir goes (module docstring): ``$TMPDIR``, else ``/dev/shm``, else the
+    system temp dir."""
+    if not os.environ.get("TMPDIR") and os.access(MEMORY_TEMP_DIR, os.W_OK | os.X_OK):
+        return MEMORY_TEMP_DIR
+    return Path(tempfile.gettempdir())
 
 
 def _node_specs(backend: str) -> list[tuple[str, str | None, str]]:

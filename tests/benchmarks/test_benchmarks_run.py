@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 from dra_driver.slices import SharingMode
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
@@ -52,3 +54,18 @@ def test_scheduler_benchmark_asks_each_mode_for_one_share() -> None:
         in module.request_for(SharingMode.PARTITIONS)["exactly"]["selectors"][0]["cel"]["expression"]
     )
     assert module.request_for(SharingMode.REPLICAS)["exactly"] == {"deviceClassName": "nvidia.hdra.io"}
+
+
+def test_startup_benchmark_times_fresh_processes_and_stops_on_a_failure() -> None:
+    module = load("startup")
+    walls, cpus = module.timed_runs([sys.executable, "-c", "pass"], 2)
+    assert len(walls) == len(cpus) == 2 and min(walls) > 0 and min(cpus) >= 0
+    with pytest.raises(SystemExit, match="exited 1: no"):
+        module.timed_runs([sys.executable, "-c", "import sys; sys.exit('no')"], 1)
+    python = Path(sys.executable)
+    assert module.commands(python)["demo"][-1] == "demo"
+    assert module.commands(python)["help"][0] == str(python.parent / "hdra")  # the installed script
+    canned: dict[str, object] = {"runs": 3, "loadavg_before": 0.5, "loadavg_after": 1.5}
+    canned |= {name: {"p50_s": 0.5, "p99_s": 0.75, "cpu_s": 0.25} for name in module.commands(python)}
+    demo_line = next(line for line in module.table(canned).splitlines() if line.startswith("hdra demo "))
+    assert demo_line.split() == ["hdra", "demo", "0.50", "0.75", "0.25", "1.50"]

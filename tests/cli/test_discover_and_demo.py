@@ -12,6 +12,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from dra_driver.cli import demo
+from dra_driver.cli.demo import scratch_root
 from dra_driver.cli.main import main
 
 MODES_BY_VERSION = {
@@ -114,10 +116,25 @@ def run_demo_json(capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[dict
     return loaded, captured.err
 
 
+def test_the_demo_writes_to_tmpdir_else_to_memory_else_to_the_system_temp_dir(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    memory = tmp_path / "shm"
+    memory.mkdir()
+    monkeypatch.setattr(demo, "MEMORY_TEMP_DIR", memory)
+    monkeypatch.delenv("TMPDIR", raising=False)
+    assert scratch_root() == memory
+    monkeypatch.setattr(demo, "MEMORY_TEMP_DIR", tmp_path / "absent")
+    assert scratch_root() == Path(tempfile.gettempdir())
+    monkeypatch.setattr(demo, "MEMORY_TEMP_DIR", memory)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    assert scratch_root() == Path(tempfile.gettempdir())  # an explicit TMPDIR wins
+
+
 def test_demo_places_every_workload_and_explains_the_pending_one(capsys: pytest.CaptureFixture[str]) -> None:
-    before = set(Path(tempfile.gettempdir()).glob("hdra-demo-*"))
+    before = set(scratch_root().glob("hdra-demo-*"))
     result, _ = run_demo_json(capsys)
-    assert set(Path(tempfile.gettempdir()).glob("hdra-demo-*")) == before  # temp dirs cleaned up
+    assert set(scratch_root().glob("hdra-demo-*")) == before  # temp dirs cleaned up
     pods = {pod["name"]: pod for pod in result["pods"]}
     assert pods["h100-wanted"]["status"] == "Pending"
     assert "H100" in pods["h100-wanted"]["reason"]
