@@ -22,8 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kubernetes.client import CoreV1Api
-
 from dra_driver.cli.common import CommandError, open_client
 from dra_driver.kube import KubeError
 from dra_driver.parameters.drivers import HDRA_DRIVERS
@@ -90,7 +88,7 @@ def read_cluster(kubeconfig: Path) -> Objects:
                 classes=dump(client.device_classes.list().items),
                 claims=dump(client.resource_claims.list().items),
             )
-            for namespace in CoreV1Api(client.api_client).list_namespace().items:
+            for namespace in client.namespaces.list().items:
                 meta = namespace.metadata
                 if meta is not None and meta.name:
                     found.namespaces[meta.name] = dict(meta.labels or {})
