@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -131,13 +131,19 @@ def sharing_mode(args: argparse.Namespace) -> SharingMode:
     return SharingMode(args.mode)
 
 
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """A plain left-aligned text table; numbers are right-aligned."""
+def format_table(
+    headers: Sequence[str], rows: Sequence[Sequence[object]], *, text: Collection[str] = ()
+) -> str:
+    """A plain left-aligned text table; numbers are right-aligned, except in the ``text`` columns
+    (identifiers such as share IDs, which may happen to look like numbers: ``86137304``, ``12e45678``)."""
     cells = [[str(c) for c in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in cells:
         widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
-    numeric = [all(_is_number(row[i]) for row in cells) and bool(cells) for i in range(len(headers))]
+    numeric = [
+        header not in text and bool(cells) and all(_is_number(row[i]) for row in cells)
+        for i, header in enumerate(headers)
+    ]
 
     def line(values: Sequence[str]) -> str:
         parts = [v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric, strict=True)]

@@ -111,7 +111,7 @@ def _pod_section(pod: PodView) -> str:
         for claim in pod.claims
         for d in claim.devices
     ]
-    table = format_table(["CLAIM", "DEVICE", "MEMORY MiB", "CORES %", "SHARE"], rows)
+    table = format_table(["CLAIM", "DEVICE", "MEMORY MiB", "CORES %", "SHARE"], rows, text={"SHARE"})
     env = sorted(
         {(k, v) for claim in pod.claims for k, v in claim.env.items() if k.startswith(_ENV_PREFIXES)}
     )

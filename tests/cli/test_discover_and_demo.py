@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from dra_driver.cli import demo
+from dra_driver.cli.common import format_table
 from dra_driver.cli.demo import scratch_root
 from dra_driver.cli.main import main
 
@@ -170,6 +171,17 @@ def test_demo_text_shows_pod_tables_and_card_view(capsys: pytest.CaptureFixture[
     assert len(card_rows) == 20
     assert "12 pods running, 1 pending" in out
     assert "NPU_MEM_QUOTA=2000" in out and "CAMBRICON_SPLIT_MEMS=9" in out
+
+
+def test_share_ids_that_look_like_numbers_stay_left_aligned_numbers_right() -> None:
+    rows = [["a", 512, "86137304"], ["b", 40960, "12e45678"]]
+    assert format_table(["CLAIM", "MiB", "SHARE"], rows, text={"SHARE"}).splitlines() == [
+        "CLAIM    MiB  SHARE",
+        "-----  -----  --------",
+        "a        512  86137304",
+        "b      40960  12e45678",
+    ]
+    assert format_table(["CLAIM", "MiB", "SHARE"], rows).splitlines()[0] == "CLAIM    MiB     SHARE"
 
 
 def test_demo_with_consumable_capacity_off_falls_back_and_still_runs(
