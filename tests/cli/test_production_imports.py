@@ -68,6 +68,15 @@ def test_the_top_level_help_lists_every_command_without_loading_one() -> None:
     assert [m for m in modules if m.split(".")[0] in heavy or m.startswith(heavy)] == []
 
 
+def test_the_demo_loads_the_cel_engine_without_its_cli() -> None:
+    """Issue 17 item 6: ``cel``'s own ``__init__`` imports its interactive shell (typer, rich,
+    prompt_toolkit, pygments); hdra loads the engine through dra_driver.runtime.cel_loader."""
+    modules = imported_modules("demo", "--help")
+    assert "dra_driver.runtime.cel_loader" in modules and "dra_driver.sim.cel_env" in modules
+    shell = {"typer", "rich", "prompt_toolkit", "pygments"}
+    assert [m for m in modules if m.split(".")[0] in shell or m == "cel.cli"] == []
+
+
 @pytest.mark.parametrize("command", list(cli_main.COMMANDS))
 def test_the_listed_help_is_the_commands_own(command: str) -> None:
     parser = cli_main.build_parser(command)
