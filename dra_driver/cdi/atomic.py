@@ -12,11 +12,15 @@ outside the target's directory.
 
 from __future__ import annotations
 
+import itertools
 import os
 import tempfile
 from pathlib import Path
 
 TEMP_SUFFIX = ".tmp"
+# Temp names: ``.<name>.<pid>-<n>.tmp``, created with O_EXCL (one system call, where mkstemp also
+# draws random names in Python); a name left by a crashed process of the same pid falls back to mkstemp.
+_serial = itertools.count()
 
 
 def fsync_dir(directory: Path) -> None:
@@ -37,15 +41,22 @@ def atomic_write(path: Path, data: bytes, mode: int, *, durable: bool = True) ->
     temp file is gone then.
     """
     directory = path.parent
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=directory)
-    temp = Path(temp_name)
+    temp = directory / f".{path.name}.{os.getpid()}-{next(_serial)}{TEMP_SUFFIX}"
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fchmod(handle.fileno(), mode)
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    except FileExistsError:
+        fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=directory)
+        temp = Path(temp_name)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fchmod(fd, mode)
             if durable:
-                os.fsync(handle.fileno())
+                os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(temp, path)
     except BaseException:
         temp.unlink(missing_ok=True)

@@ -67,8 +67,11 @@ class CdiWriter:
         check_version(spec)
         data = spec.to_json().encode()
         try:
-            self._dir.mkdir(mode=CDI_DIR_MODE, parents=True, exist_ok=True)
-            atomic_write(path, data, SPEC_FILE_MODE, durable=False)
+            try:
+                atomic_write(path, data, SPEC_FILE_MODE, durable=False)
+            except FileNotFoundError:  # the directory is made on first use (or after it went)
+                self._dir.mkdir(mode=CDI_DIR_MODE, parents=True, exist_ok=True)
+                atomic_write(path, data, SPEC_FILE_MODE, durable=False)
         except OSError as exc:
             raise CdiError(f"writing CDI spec {path} for claim {claim_uid} failed: {exc}") from exc
         return path

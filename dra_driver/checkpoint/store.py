@@ -28,6 +28,7 @@ It must never decide what to do with an entry (roll back, redo): that is ``dra_d
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from dataclasses import dataclass
@@ -344,17 +345,26 @@ class CheckpointStore:
             else:
                 self._durable_uids.discard(uid)
         try:
-            if not self._dir.exists():
-                self._dir.parent.mkdir(parents=True, exist_ok=True)
-                self._dir.mkdir(mode=STATE_DIR_MODE, exist_ok=True)
-                os.chmod(self._dir, STATE_DIR_MODE)
-            if self._compact_next or not self._snapshot or self._journal_lines + len(changes) > COMPACT_AFTER:
-                self._compact(claims, durable)
-            else:
-                self._append(changes, durable)
+            try:
+                self._write(claims, changes, durable)
+            except FileNotFoundError:  # the state dir went away: make it again, write everything
+                self._snapshot = False
+                self._write(claims, changes, durable)
         except OSError as exc:
             self._compact_next = True  # whatever reached the journal, the next write starts clean
             raise CheckpointError(f"writing checkpoint {self._path} failed: {exc}") from exc
+
+    def _write(
+        self, claims: dict[str, CheckpointEntry], changes: dict[str, CheckpointEntry | None], durable: bool
+    ) -> None:
+        if not self._snapshot and not self._dir.exists():  # it holds the snapshot once written
+            self._dir.parent.mkdir(parents=True, exist_ok=True)
+            self._dir.mkdir(mode=STATE_DIR_MODE, exist_ok=True)
+            os.chmod(self._dir, STATE_DIR_MODE)
+        if self._compact_next or not self._snapshot or self._journal_lines + len(changes) > COMPACT_AFTER:
+            self._compact(claims, durable)
+        else:
+            self._append(changes, durable)
 
     def _compact(self, claims: dict[str, CheckpointEntry], durable: bool) -> None:
         """The whole state as a new snapshot, then an empty journal."""
@@ -363,7 +373,7 @@ class CheckpointStore:
         self._compact_next = True  # until the journal is empty again
         atomic_write(self._path, data, FILE_MODE, durable=durable)
         self._snapshot = True
-        if self._journal_lines or self._journal.exists():
+        with contextlib.suppress(FileNotFoundError):  # no journal yet
             os.truncate(self._journal, 0)  # if this is lost, replaying the old lines changes nothing
         self._journal_lines, self._journal_durable, self._compact_next = 0, False, False
 

@@ -51,7 +51,8 @@ class DRAPluginServicer(api_pb2_grpc.DRAPluginServicer):
     ) -> api_pb2.NodePrepareResourcesResponse:
         del context  # per-claim failures go into the answer, never into the call status
         claims = claim_refs(request.claims)
-        LOG.info("NodePrepareResources for %d claim(s): %s", len(claims), ", ".join(map(str, claims)))
+        if LOG.isEnabledFor(logging.INFO):  # the list is only joined when the line is written
+            LOG.info("NodePrepareResources for %d claim(s): %s", len(claims), ", ".join(map(str, claims)))
         results = self._runner.prepare_all(claims)
         response = api_pb2.NodePrepareResourcesResponse()
         for uid, result in results.items():
@@ -67,7 +68,8 @@ class DRAPluginServicer(api_pb2_grpc.DRAPluginServicer):
     ) -> api_pb2.NodeUnprepareResourcesResponse:
         del context  # per-claim failures go into the answer, never into the call status
         claims = claim_refs(request.claims)
-        LOG.info("NodeUnprepareResources for %d claim(s): %s", len(claims), ", ".join(map(str, claims)))
+        if LOG.isEnabledFor(logging.INFO):  # the list is only joined when the line is written
+            LOG.info("NodeUnprepareResources for %d claim(s): %s", len(claims), ", ".join(map(str, claims)))
         errors = self._runner.unprepare_all(claims)
         response = api_pb2.NodeUnprepareResourcesResponse()
         for uid, error in errors.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import stat
 import uuid
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from dra_driver.cdi import CdiDevice, CdiError, CdiSpec, CdiWriter, ContainerEdits, build_spec, device_name
+from dra_driver.cdi import atomic as atomic_module
 
 KIND = "hdra.io/mock"
 UID = "0f3c2a10-5b6d-4e7f-8a9b-0c1d2e3f4a5b"
@@ -142,3 +144,30 @@ def test_unreadable_spec_names_the_file(tmp_path: Path) -> None:
     path.write_text("{not json")
     with pytest.raises(CdiError, match=rf"CDI spec {path} is not a valid spec"):
         writer.read_claim_spec(UID, KIND)
+
+
+def test_a_cdi_dir_removed_behind_the_writer_is_made_again(tmp_path: Path) -> None:
+    cdi_dir = tmp_path / "cdi"
+    writer = CdiWriter(cdi_dir)
+    writer.write_claim_spec(UID, _spec())
+    for name in os.listdir(cdi_dir):
+        (cdi_dir / name).unlink()
+    cdi_dir.rmdir()
+    path = writer.write_claim_spec(UID, _spec(value="again"))
+    assert _listing(cdi_dir) == [path.name]
+    assert stat.S_IMODE(cdi_dir.stat().st_mode) == 0o755
+
+
+def test_a_temp_name_left_by_a_dead_process_is_not_reused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """atomic_write's O_EXCL temp name (pid and a counter) taken by a file a crashed process of the
+    same pid left: the write takes a random name instead and the leftover is untouched."""
+    monkeypatch.setattr(atomic_module, "_serial", itertools.count(7))
+    writer = CdiWriter(tmp_path)
+    leftover = tmp_path / f".hdra.io-mock_{UID}.json.{os.getpid()}-7.tmp"
+    leftover.write_text("half")
+    path = writer.write_claim_spec(UID, _spec())
+    assert writer.read_claim_spec(UID, KIND) == _spec()
+    assert _listing(tmp_path) == sorted([leftover.name, path.name])
+    assert leftover.read_text() == "half"

@@ -467,3 +467,19 @@ def test_what_a_journal_write_fsyncs(state_dir: Path, boot_id: Path, monkeypatch
     fsyncs.clear()
     store.put(_entry(str(uuid.uuid4())), durable=False)
     assert len(fsyncs) == 2  # a durable entry is live: the snapshot and its directory
+
+
+def test_a_state_dir_removed_behind_the_store_is_made_again(state_dir: Path, boot_id: Path) -> None:
+    store = _store(state_dir, boot_id)
+    store.put(_entry())
+    store.put(_entry(str(uuid.uuid4())))
+    for path in state_dir.iterdir():
+        path.unlink()
+    state_dir.rmdir()
+    late = _entry(str(uuid.uuid4()))
+    store.put(late)  # everything in memory is written again, as a snapshot
+    assert stat.S_IMODE(state_dir.stat().st_mode) == 0o700
+    assert {entry.uid for entry in _store(state_dir, boot_id).entries()} == {
+        entry.uid for entry in store.entries()
+    }
+    assert len(store.entries()) == 3

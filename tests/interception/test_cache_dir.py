@@ -72,3 +72,27 @@ def test_symlinks_are_never_followed(tmp_path: Path) -> None:
     assert remove_claim_cache_dir(settings, CLAIM_UID) is True
     assert (outside / "keep").read_text() == "precious"
     assert not (claims / CLAIM_UID).exists()
+
+
+def test_parents_removed_behind_the_plugin_are_made_again_with_their_modes(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    remove_claim_cache_dir(settings, CLAIM_UID)
+    create_claim_cache_dir(settings, CLAIM_UID)
+    remove_claim_cache_dir(settings, CLAIM_UID)
+    (tmp_path / "state" / "claims").rmdir()
+    (tmp_path / "vgpulock").rmdir()
+    path = create_claim_cache_dir(settings, CLAIM_UID)
+    assert _mode(tmp_path / "state" / "claims") == 0o700
+    assert _mode(tmp_path / "vgpulock") == 0o1777
+    assert _mode(path) == 0o777
+    assert _mode(path / ".unattached") == 0o555
+
+
+def test_an_existing_claim_dir_gets_the_documented_modes(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    path = create_claim_cache_dir(settings, CLAIM_UID)
+    path.chmod(0o700)
+    (path / ".unattached").chmod(0o700)
+    create_claim_cache_dir(settings, CLAIM_UID)
+    assert _mode(path) == 0o777
+    assert _mode(path / ".unattached") == 0o555
