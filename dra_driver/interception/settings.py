@@ -10,6 +10,7 @@ members are accepted and stored as their values. It must never touch files.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -104,22 +105,22 @@ class InterceptionSettings:
                 f"interception setting visibility={self.visibility!r} is not 'cdi' or 'env'"
             )
 
-    @property
+    @cached_property  # built once: prepare asks for it several times per claim
     def library_path(self) -> Path:
         """The host's HAMi-core library, mounted read-only at ``CONTAINER_LIBRARY_PATH``."""
         return self.host_library_dir / HOST_LIBRARY_NAME
 
-    @property
+    @cached_property
     def preload_path(self) -> Path:
         """The host's ``ld.so.preload`` (content ``LD_SO_PRELOAD_CONTENT``), mounted at /etc/ld.so.preload."""
         return self.host_library_dir / HOST_PRELOAD_NAME
 
-    @property
+    @cached_property
     def hook_script(self) -> Path:
         """The host's copy of hdra's CDI hook, run by ``hook_python`` for every intercepted container."""
         return self.host_library_dir / HOST_HOOK_NAME
 
-    @property
+    @cached_property
     def claims_dir(self) -> Path:
         """The parent of every per-claim cache directory."""
         return self.state_dir / CLAIMS_SUBDIR

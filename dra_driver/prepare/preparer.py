@@ -222,15 +222,15 @@ class NodePreparer:
         self._write(claim, plan, started)
         return plan.devices
 
-    def _outlives_reboot(self, path: Path) -> bool:
+    def _outlives_reboot(self, artifact: str) -> bool:
         """An artifact outside the CDI dir and the claims dir: nothing else finds it after a reboot."""
-        return not str(path).startswith(self._own_dirs)
+        return not artifact.startswith(self._own_dirs)
 
     def _durable(self, entry: CheckpointEntry) -> bool:
         """Whether a write that adds, changes or removes ``entry`` must be fsynced (module docstring):
         the entry records an artifact that outlives a reboot. (That no other write loses such a
         record is the checkpoint store's part: appends never touch it, compactions keep it durable.)"""
-        return any(self._outlives_reboot(Path(artifact)) for artifact in entry.artifacts)
+        return any(self._outlives_reboot(artifact) for artifact in entry.artifacts)
 
     def _remove_recorded(self, entry: CheckpointEntry) -> None:
         """Delete exactly the artifacts ``entry`` recorded (absent ones are fine), then the claim's
@@ -246,7 +246,7 @@ class NodePreparer:
                         f"claim uid {uid}: the checkpoint records artifact {path}, which is not named after "
                         "the claim; refusing to remove it"
                     )
-                _remove_path(path, durable=self._outlives_reboot(path))
+                _remove_path(path, durable=self._outlives_reboot(text))
                 if path.parent.name == uid:
                     _remove_if_empty(path.parent)
         except (InterceptionError, OSError) as exc:
