@@ -56,12 +56,19 @@ def test_scheduler_benchmark_asks_each_mode_for_one_share() -> None:
     assert module.request_for(SharingMode.REPLICAS)["exactly"] == {"deviceClassName": "nvidia.hdra.io"}
 
 
-def test_startup_benchmark_times_fresh_processes_and_stops_on_a_failure() -> None:
+def test_startup_benchmark_times_fresh_processes_and_stops_on_a_failure(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     module = load("startup")
     walls, cpus = module.timed_runs([sys.executable, "-c", "pass"], 2)
     assert len(walls) == len(cpus) == 2 and min(walls) > 0 and min(cpus) >= 0
     with pytest.raises(SystemExit, match="exited 1: no"):
         module.timed_runs([sys.executable, "-c", "import sys; sys.exit('no')"], 1)
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    env = module.bytecode_env(tmp_path)
+    assert "PYTHONDONTWRITEBYTECODE" not in env and env["PYTHONPYCACHEPREFIX"] == str(tmp_path)
+    module.timed_runs([sys.executable, "-c", "import json"], 1, env)
+    assert list(tmp_path.rglob("json/__init__.*.pyc")) != []  # the warm-up wrote bytecode there
     python = Path(sys.executable)
     assert module.commands(python)["demo"][-1] == "demo"
     assert module.commands(python)["help"][0] == str(python.parent / "hdra")  # the installed script
