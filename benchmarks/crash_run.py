@@ -43,12 +43,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from kubernetes.client import ResourceV1ResourceClaim
-
 from dra_driver.checkpoint import read_claims
 from dra_driver.devcluster import DevCluster
 from dra_driver.devcluster.kubelet import FakeKubelet, KubeletCheckError, RegisteredPlugin
 from dra_driver.kube import KubeClient
+from dra_driver.kube.models import ResourceClaim
 from dra_driver.prepare import ClaimRef
 from dra_driver.prepare.failpoints import ENV_VAR, PREPARE_STEPS
 
@@ -201,7 +200,7 @@ class CrashRun:
     def _new_claim(self, node: Node) -> ClaimRef:
         self._serial += 1
         name = f"claim-{self._serial:05d}"
-        body = ResourceV1ResourceClaim.model_validate(
+        body = ResourceClaim.model_validate(
             {
                 "metadata": {"name": name, "namespace": "default"},
                 "spec": {"devices": {"requests": [{"name": "gpu", "exactly": {"deviceClassName": DRIVER}}]}},
@@ -226,9 +225,7 @@ class CrashRun:
                 "nodeSelector": {"nodeSelectorTerms": [term]},
             }
         }
-        stored = self.kube.resource_claims.update_status(
-            "default", ResourceV1ResourceClaim.model_validate(data)
-        )
+        stored = self.kube.resource_claims.update_status("default", ResourceClaim.model_validate(data))
         assert stored.metadata is not None and stored.metadata.uid is not None
         return ClaimRef(stored.metadata.uid, "default", name)
 

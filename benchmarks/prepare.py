@@ -44,11 +44,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kubernetes.client import ResourceV1ResourceClaim
-
 from dra_driver.devcluster import DevCluster
 from dra_driver.devcluster.kubelet import FakeKubelet
 from dra_driver.kube import KubeClient
+from dra_driver.kube.models import ResourceClaim
 from dra_driver.prepare import ClaimRef
 from dra_driver.realcluster import binary
 
@@ -104,7 +103,7 @@ def fsync_latency_ms(directory: Path, runs: int) -> float:
 
 
 def _claim(kube: KubeClient, name: str, driver: str, pool: str, device: str) -> ClaimRef:
-    body = ResourceV1ResourceClaim.model_validate(
+    body = ResourceClaim.model_validate(
         {
             "metadata": {"name": name, "namespace": "default"},
             "spec": {"devices": {"requests": [{"name": "gpu", "exactly": {"deviceClassName": driver}}]}},
@@ -133,7 +132,7 @@ def _claim(kube: KubeClient, name: str, driver: str, pool: str, device: str) -> 
             },
         }
     }
-    stored = kube.resource_claims.update_status("default", ResourceV1ResourceClaim.model_validate(data))
+    stored = kube.resource_claims.update_status("default", ResourceClaim.model_validate(data))
     assert stored.metadata is not None and stored.metadata.uid is not None
     return ClaimRef(stored.metadata.uid, "default", name)
 

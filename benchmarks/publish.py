@@ -27,12 +27,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from kubernetes.client import V1ResourceSlice
-
 from dra_driver.controller import SlicePublisher
 from dra_driver.devcluster import DevCluster
 from dra_driver.devices import AcceleratorDevice, make_backend
 from dra_driver.kube import KubeClient
+from dra_driver.kube.models import ResourceSlice
 from dra_driver.realcluster import RealCluster
 from dra_driver.realcluster import binary as binaries
 from dra_driver.realcluster.errors import RealClusterError
@@ -83,10 +82,10 @@ def _devices(node: str) -> list[AcceleratorDevice]:
     return make_backend("mock", node_name=node, profile="h200x8").discover()
 
 
-def _raw_bodies(count: int) -> list[V1ResourceSlice]:
+def _raw_bodies(count: int) -> list[ResourceSlice]:
     """The slices the publisher builds for ``count`` nodes, under another driver name."""
     return [
-        V1ResourceSlice.model_validate(body.model_dump(by_alias=True, exclude_none=True))
+        ResourceSlice.model_validate(body.model_dump(by_alias=True, exclude_none=True))
         for i in range(count)
         for body in build_slices(
             _devices(f"raw-node-{i:05d}"),

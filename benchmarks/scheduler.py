@@ -38,11 +38,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from kubernetes.client import CoreV1Api, V1DeviceClass, V1Pod, V1ResourceClaimTemplate
+from kubernetes.client import CoreV1Api
 
 from dra_driver.controller import SlicePublisher
 from dra_driver.devices import AcceleratorDevice, make_backend
 from dra_driver.kube import KubeClient
+from dra_driver.kube.models import DeviceClass, Pod, ResourceClaimTemplate
 from dra_driver.realcluster import RealCluster, RealClusterError
 from dra_driver.realcluster import binary as binaries
 from dra_driver.rules import CORES, MEMORY
@@ -73,8 +74,8 @@ def request_for(mode: SharingMode) -> dict[str, Any]:
     return {"name": "gpu", "exactly": exactly}
 
 
-def _template(mode: SharingMode) -> V1ResourceClaimTemplate:
-    return V1ResourceClaimTemplate.model_validate(
+def _template(mode: SharingMode) -> ResourceClaimTemplate:
+    return ResourceClaimTemplate.model_validate(
         {
             "metadata": {"name": "share", "namespace": NAMESPACE},
             "spec": {"spec": {"devices": {"requests": [request_for(mode)]}}},
@@ -82,8 +83,8 @@ def _template(mode: SharingMode) -> V1ResourceClaimTemplate:
     )
 
 
-def _pod(index: int) -> V1Pod:
-    return V1Pod.model_validate(
+def _pod(index: int) -> Pod:
+    return Pod.model_validate(
         {
             "metadata": {"name": f"share-{index:05d}", "namespace": NAMESPACE},
             "spec": {
@@ -137,7 +138,7 @@ def run_mode(
     ):
         kube = KubeClient.from_kubeconfig(cluster.write_kubeconfig(Path(tmp) / "kubeconfig"))
         kube.device_classes.create(
-            V1DeviceClass.model_validate(
+            DeviceClass.model_validate(
                 {
                     "metadata": {"name": DRIVER},
                     "spec": {"selectors": [{"cel": {"expression": f'device.driver == "{DRIVER}"'}}]},

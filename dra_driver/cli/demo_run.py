@@ -13,11 +13,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubernetes.client import ResourceV1ResourceClaim, V1DeviceClass, V1ObjectReference, V1Pod
-
 from dra_driver.cli.demo_nodes import DemoNode
 from dra_driver.cli.demo_workloads import Workload
 from dra_driver.kube import AlreadyExists, Invalid, KubeClient
+from dra_driver.kube.models import DeviceClass, ObjectReference, Pod, ResourceClaim
 from dra_driver.kube.quantity import MIB, parse_quantity
 from dra_driver.prepare import ClaimRef
 from dra_driver.rules import CORES, MEMORY
@@ -133,7 +132,7 @@ def _run_one(
 
 
 def _create_device_class(client: KubeClient, driver: str) -> None:
-    body = V1DeviceClass.model_validate(
+    body = DeviceClass.model_validate(
         {
             "metadata": {"name": driver},
             "spec": {"selectors": [{"cel": {"expression": f'device.driver == "{driver}"'}}]},
@@ -146,16 +145,14 @@ def _create_device_class(client: KubeClient, driver: str) -> None:
 
 
 def _create_claim(client: KubeClient, name: str, spec: dict[str, Any]) -> dict[str, Any]:
-    body = ResourceV1ResourceClaim.model_validate(
-        {"metadata": {"name": name, "namespace": NAMESPACE}, "spec": spec}
-    )
+    body = ResourceClaim.model_validate({"metadata": {"name": name, "namespace": NAMESPACE}, "spec": spec})
     created = client.resource_claims.create(NAMESPACE, body)
     return created.model_dump(by_alias=True, exclude_none=True, mode="json")
 
 
 def _create_pod(client: KubeClient, workload: Workload) -> dict[str, Any]:
     claim_names = list(workload.claims)
-    body = V1Pod.model_validate(
+    body = Pod.model_validate(
         {
             "metadata": {"name": workload.name, "namespace": NAMESPACE, "labels": {"app": workload.name}},
             "spec": {
@@ -175,7 +172,7 @@ def _create_pod(client: KubeClient, workload: Workload) -> dict[str, Any]:
 
 def _write_allocation(client: KubeClient, allocated: dict[str, Any], pod: dict[str, Any]) -> ClaimRef:
     reserved = reserve(allocated, pod)
-    stored = client.resource_claims.update_status(NAMESPACE, ResourceV1ResourceClaim.model_validate(reserved))
+    stored = client.resource_claims.update_status(NAMESPACE, ResourceClaim.model_validate(reserved))
     assert (
         stored.metadata is not None and stored.metadata.uid is not None and stored.metadata.name is not None
     )
@@ -235,9 +232,9 @@ def _pending_reason(pending: Pending, nodes: dict[str, DemoNode], workload: Work
     return "\n".join(lines) or pending.message
 
 
-def _pod_reference(pod: dict[str, Any]) -> V1ObjectReference:
+def _pod_reference(pod: dict[str, Any]) -> ObjectReference:
     meta = pod.get("metadata", {})
-    return V1ObjectReference(
+    return ObjectReference(
         api_version="v1",
         kind="Pod",
         name=meta.get("name"),

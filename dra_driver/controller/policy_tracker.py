@@ -25,12 +25,11 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from kubernetes.client import ResourceV1ResourceClaim
-
 from dra_driver.controller.card_order import CardOrderState, SyncRequester
 from dra_driver.controller.ordering import Policy
 from dra_driver.devices import AcceleratorDevice
 from dra_driver.kube import KubeClient, KubeError, watch
+from dra_driver.kube.models import ResourceClaim
 from dra_driver.slices.usage import (
     CardUsage,
     JsonDict,
@@ -114,7 +113,7 @@ class CardPolicyTracker(CardOrderState):
         for thread in self._threads:
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
-    def _remember(self, claim: ResourceV1ResourceClaim, deleted: bool = False) -> bool:
+    def _remember(self, claim: ResourceClaim, deleted: bool = False) -> bool:
         """Store the claim's results on this pool; True when that changed what the tracker knows."""
         meta = claim.metadata
         key = (meta.namespace or "", meta.name or "") if meta is not None else ("", "")

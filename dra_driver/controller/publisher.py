@@ -23,11 +23,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubernetes.client import V1OwnerReference, V1ResourceSlice
-
 from dra_driver.devices import AcceleratorDevice
 from dra_driver.kube import AlreadyExists, BadRequest, Conflict, KubeClient, NotFound, node_reference
 from dra_driver.kube.features import FeatureGate
+from dra_driver.kube.models import OwnerReference, ResourceSlice
 from dra_driver.slices import (
     AUTO_FALLBACK,
     EMPTY_POOL,
@@ -95,7 +94,7 @@ class SlicePublisher:
         self._fallback_index = 0
         self._probed = False
         self._options = options or SliceOptions()
-        self._owner: V1OwnerReference | None = None
+        self._owner: OwnerReference | None = None
         # Content (see slices.slice_content) of what this process last published, by slice name,
         # and the generation it carried. None until the first sync has looked at the API.
         self._published: dict[str, dict[str, Any]] | None = None
@@ -112,7 +111,7 @@ class SlicePublisher:
         return self._pool
 
     @property
-    def published_slices(self) -> tuple[V1ResourceSlice, ...]:
+    def published_slices(self) -> tuple[ResourceSlice, ...]:
         return self._pool.slices
 
     @property
@@ -198,7 +197,7 @@ class SlicePublisher:
             type="Warning",
         )
 
-    def _owner_reference(self) -> V1OwnerReference:
+    def _owner_reference(self) -> OwnerReference:
         if self._owner is None:
             try:
                 node = self._client.nodes.get(self._node_name)
@@ -210,14 +209,14 @@ class SlicePublisher:
             uid = node.metadata.uid if node.metadata is not None else None
             if not uid:
                 raise PublishError(f"node {self._node_name} has no metadata.uid")
-            self._owner = V1OwnerReference(
+            self._owner = OwnerReference(
                 api_version="v1", kind="Node", name=self._node_name, uid=uid, controller=True
             )
         return self._owner
 
     def _desired(
         self, mode: SharingMode, cards: list[AcceleratorDevice] | None = None
-    ) -> list[V1ResourceSlice]:
+    ) -> list[ResourceSlice]:
         return build_slices(
             list(self._devices()) if cards is None else cards,
             driver=self._driver,
@@ -272,10 +271,10 @@ class SlicePublisher:
             )
         return result, dropped
 
-    def _list(self) -> list[V1ResourceSlice]:
+    def _list(self) -> list[ResourceSlice]:
         return list(self._client.resource_slices.list(field_selector=self.field_selector).items)
 
-    def _delete(self, stored: V1ResourceSlice, result: SyncResult) -> None:
+    def _delete(self, stored: ResourceSlice, result: SyncResult) -> None:
         meta = stored.metadata
         assert meta is not None and meta.name is not None
         try:
@@ -287,8 +286,8 @@ class SlicePublisher:
         result.deleted.append(meta.name)
 
     def _write(
-        self, slice_: V1ResourceSlice, stored: V1ResourceSlice | None, result: SyncResult
-    ) -> V1ResourceSlice:
+        self, slice_: ResourceSlice, stored: ResourceSlice | None, result: SyncResult
+    ) -> ResourceSlice:
         name = _name(slice_)
         try:
             if stored is None:
@@ -310,16 +309,16 @@ class SlicePublisher:
         return written
 
 
-def _name(slice_: V1ResourceSlice) -> str:
+def _name(slice_: ResourceSlice) -> str:
     assert slice_.metadata is not None and slice_.metadata.name is not None
     return slice_.metadata.name
 
 
-def _generation(slice_: V1ResourceSlice) -> int:
+def _generation(slice_: ResourceSlice) -> int:
     return slice_.spec.pool.generation if slice_.spec is not None else 0
 
 
-def _finish(slice_: V1ResourceSlice, generation: int, count: int, owner: V1OwnerReference) -> None:
+def _finish(slice_: ResourceSlice, generation: int, count: int, owner: OwnerReference) -> None:
     """Stamp the pool generation, slice count, owner and label onto a desired slice."""
     assert slice_.metadata is not None and slice_.spec is not None
     slice_.spec.pool.generation = generation
@@ -328,7 +327,7 @@ def _finish(slice_: V1ResourceSlice, generation: int, count: int, owner: V1Owner
     slice_.metadata.labels = {**(slice_.metadata.labels or {}), MANAGED_BY_LABEL: MANAGED_BY_VALUE}
 
 
-def _same(stored: V1ResourceSlice, desired: V1ResourceSlice) -> bool:
+def _same(stored: ResourceSlice, desired: ResourceSlice) -> bool:
     """True when the stored slice already says everything the desired one says."""
     assert stored.metadata is not None and desired.metadata is not None
     if stored.spec is None or desired.spec is None:

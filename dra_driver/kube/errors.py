@@ -1,8 +1,9 @@
-"""hdra's exceptions for API calls, translated from the official client's.
+"""hdra's exceptions for API calls, translated from what the transport raises.
 
-Owns: the exception hierarchy every caller of :mod:`dra_driver.kube` sees, and :func:`translate`,
-which maps an ``ApiException`` (HTTP status plus the ``Status`` object in the body) or a transport
-error (urllib3, socket, http.client) onto it. Every message names the verb, the kind, the object
+Owns: the exception hierarchy every caller of :mod:`dra_driver.kube` sees, :class:`HTTPStatusError`
+(the transport's answer for a non-2xx response) and :func:`translate`, which maps an
+``HTTPStatusError`` (HTTP status plus the ``Status`` object in the body) or a transport error
+(urllib3, TLS, socket, http.client) onto the hierarchy. Every message names the verb, the kind, the object
 (``namespace/name``), the HTTP code, the reason and the server's own message. This module must never
 retry, sleep or talk to a server: it only classifies what already happened.
 """
@@ -14,17 +15,30 @@ from __future__ import annotations
 import http.client
 import json
 import math
+import ssl
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import urllib3.exceptions
-from kubernetes.client.exceptions import ApiException
 
-# Everything a call through the official client can raise that is about the server or the network
+
+class HTTPStatusError(Exception):
+    """The server answered with a status outside 2xx; ``body`` is the raw answer (a Status, usually)."""
+
+    def __init__(self, status: int, reason: str | None, body: bytes, headers: Mapping[str, str]) -> None:
+        self.status = status
+        self.reason = reason
+        self.body = body
+        self.headers = headers
+        super().__init__(f"HTTP {status} {reason or ''}".strip())
+
+
+# Everything a call through the transport can raise that is about the server or the network
 # (as opposed to a programming error such as a pydantic ValidationError on a bad body).
 TRANSLATABLE: tuple[type[BaseException], ...] = (
-    ApiException,
+    HTTPStatusError,
     urllib3.exceptions.HTTPError,
     http.client.HTTPException,
     OSError,
@@ -158,7 +172,7 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, seconds)
 
 
-def _retry_after(exc: ApiException, status: dict[str, Any]) -> float | None:
+def _retry_after(exc: HTTPStatusError, status: dict[str, Any]) -> float | None:
     from_header = parse_retry_after(_header(exc.headers, "Retry-After"))
     if from_header is not None:
         return from_header
@@ -188,27 +202,17 @@ def _api_error_class(code: int, reason: str | None) -> type[KubeError]:
 
 
 def translate(exc: BaseException, verb: str, kind: str, name: str | None, namespace: str | None) -> KubeError:
-    """Map a client or transport exception onto hdra's hierarchy, keeping everything that names the cause.
+    """Map a transport exception onto hdra's hierarchy, keeping everything that names the cause.
 
-    ``ApiException`` with status 0 (the client's own TLS or request-building failures) stays a plain
-    :class:`KubeError`: retrying it cannot help. Anything that is not an ``ApiException`` but is in
-    :data:`TRANSLATABLE` means no HTTP response arrived, hence :class:`Unavailable`.
+    A TLS failure (an untrusted or mismatched certificate, a refused client certificate) stays a
+    plain :class:`KubeError`: retrying it cannot help. Anything else in :data:`TRANSLATABLE` that
+    is not an :class:`HTTPStatusError` means no HTTP response arrived, hence :class:`Unavailable`.
     """
-    if isinstance(exc, ApiException):
+    if isinstance(exc, HTTPStatusError):
         status = _parse_status_body(exc.body)
-        code = status.get("code") if isinstance(status.get("code"), int) else exc.status
+        code: int = status["code"] if isinstance(status.get("code"), int) else exc.status
         reason = status.get("reason") or exc.reason
         message = status.get("message") or "the response carried no Status message"
-        if not isinstance(code, int) or code == 0:
-            return KubeError(
-                verb=verb,
-                kind=kind,
-                name=name,
-                namespace=namespace,
-                code=None,
-                reason=None,
-                detail=f"client error: {exc.reason}",
-            )
         cls = _api_error_class(code, str(reason) if reason else None)
         return cls(
             verb=verb,
@@ -223,6 +227,16 @@ def translate(exc: BaseException, verb: str, kind: str, name: str | None, namesp
     cause = exc
     if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
         cause = exc.reason
+    if isinstance(cause, (urllib3.exceptions.SSLError, ssl.SSLError)):
+        return KubeError(
+            verb=verb,
+            kind=kind,
+            name=name,
+            namespace=namespace,
+            code=None,
+            reason=None,
+            detail=f"TLS failed: {cause}",
+        )
     detail = f"connection failed: {type(cause).__name__}: {cause}"
     return Unavailable(
         verb=verb, kind=kind, name=name, namespace=namespace, code=None, reason=None, detail=detail

@@ -3,15 +3,14 @@
 The API server re-serialises every Quantity canonically ("42949672960" stays, "40960Mi" becomes
 "40Gi", "1000" becomes "1k"). A controller that compares what it wants with what is stored must
 therefore write canonical strings, or it would rewrite the same object forever. Parsing is the
-official client's (``kubernetes.utils.quantity``); only the canonical formatting is ours.
+grammar of upstream apimachinery's ``resource.ParseQuantity`` (a signed decimal number, then a
+binary-SI suffix ``Ki``..``Ei``, a decimal-SI suffix ``n``..``E`` or a decimal exponent ``e3``).
 """
 
 from __future__ import annotations
 
 import re
 from decimal import ROUND_UP, Decimal
-
-from kubernetes.utils.quantity import parse_quantity as _parse_quantity
 
 MIB = 1024 * 1024
 _BINARY = (("Ei", 1024**6), ("Pi", 1024**5), ("Ti", 1024**4), ("Gi", 1024**3), ("Mi", 1024**2), ("Ki", 1024))
@@ -24,13 +23,53 @@ _DECIMAL = (("E", 10**18), ("P", 10**15), ("T", 10**12), ("G", 10**9), ("M", 10*
 _LIMIT = Decimal(2**63)
 _MAX_TEXT = 64
 
+# apimachinery pkg/api/resource/quantity.go: <signedNumber><suffix>, suffix binarySI | decimalSI |
+# decimalExponent; a number is digits with an optional fraction ("5", "5.", ".5", "5.25").
+_GRAMMAR = re.compile(
+    r"([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?[0-9]+)?"
+)
+_POWERS = {
+    "Ki": Decimal(1024),
+    "Mi": Decimal(1024**2),
+    "Gi": Decimal(1024**3),
+    "Ti": Decimal(1024**4),
+    "Pi": Decimal(1024**5),
+    "Ei": Decimal(1024**6),
+    "n": Decimal("1e-9"),
+    "u": Decimal("1e-6"),
+    "m": Decimal("1e-3"),
+    "k": Decimal(10**3),
+    "M": Decimal(10**6),
+    "G": Decimal(10**9),
+    "T": Decimal(10**12),
+    "P": Decimal(10**15),
+    "E": Decimal(10**18),
+}
+
+
+def _parse_quantity(text: str | int) -> Decimal:
+    if isinstance(text, int):
+        return Decimal(text)
+    match = _GRAMMAR.fullmatch(text.strip())  # Quantity's UnmarshalJSON trims spaces first
+    if match is None:
+        raise ValueError("not a number with an optional SI suffix or exponent")
+    number, suffix = Decimal(match.group(1)), match.group(2)
+    if suffix is None:
+        return number
+    if suffix not in _POWERS:  # a decimal exponent ("E" alone is exa, "Ei" exbi)
+        exponent = int(suffix[1:])
+        if abs(exponent) > 64:
+            raise ValueError(f"exponent {exponent} out of range")
+        return number.scaleb(exponent)
+    return number * _POWERS[suffix]
+
 
 def parse_quantity(text: str | int) -> Decimal:
     """Parse ``"40Gi"``, ``"100"``, ``"1.5"``; raises ValueError naming the input when invalid."""
     if isinstance(text, str) and len(text) > _MAX_TEXT:
         raise ValueError(f"invalid quantity {text[:_MAX_TEXT]!r}...: longer than {_MAX_TEXT} characters")
     try:
-        value = Decimal(_parse_quantity(text))  # type: ignore[no-untyped-call]
+        value = _parse_quantity(text)
     except (ValueError, ArithmeticError) as exc:
         raise ValueError(f"invalid quantity {text!r}: {exc}") from None
     if not value.is_finite():

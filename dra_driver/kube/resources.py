@@ -1,13 +1,13 @@
 """Typed accessors for one kind of object: get, list, create, update, delete, modify.
 
-Owns: one generic implementation of the verbs over a :class:`~.kinds.KindSpec` (the official
-client's method names per kind), exposed as :class:`ClusterResource` and
-:class:`NamespacedResource` (namespace first) and :class:`NamespacedStatusResource`. Every call
-goes through the retry policy and raises hdra's exceptions only. It must never hold state between
-calls (no caches: that is :mod:`.watch`'s job) and never turn a 409 into a blind retry of the same
-write: ``modify`` re-reads first. ``get_json`` is the lean read for hot paths: the same request,
-retries and errors, but the object comes back as parsed JSON, not as the client's model (the
-caller models only what it needs).
+Owns: one generic implementation of the verbs over a :class:`~.kinds.KindSpec` and the
+:class:`~.transport.Transport` (REST paths, JSON bodies, the kind's model), exposed as
+:class:`ClusterResource` and :class:`NamespacedResource` (namespace first) and
+:class:`NamespacedStatusResource`. Every call goes through the retry policy and raises hdra's
+exceptions only. It must never hold state between calls (no caches: that is :mod:`.watch`'s job)
+and never turn a 409 into a blind retry of the same write: ``modify`` re-reads first.
+``get_json`` is the lean read for hot paths: the same request, retries and errors, but the object
+comes back as parsed JSON, not as a model (the caller models only what it needs).
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ import json
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from kubernetes.client import ApiClient, ApiException, V1DeleteOptions, V1Preconditions
+from pydantic import ValidationError
 
 from .errors import TRANSLATABLE, KubeError, NotFound, translate
-from .kinds import KindSpec, ObjectList, T, Verb, object_meta, object_name
+from .kinds import KindSpec, ObjectList, T, object_meta, object_name
 from .retry import RetryPolicy, call_with_retry, retry_on_conflict
+from .transport import Query, Transport
 
 R = TypeVar("R")
 
@@ -28,25 +29,19 @@ R = TypeVar("R")
 class Resource(Generic[T]):
     """The verbs, implemented once with an explicit namespace (None for cluster-scoped kinds)."""
 
-    def __init__(self, spec: KindSpec[T], api: object, policy: RetryPolicy) -> None:
+    def __init__(self, spec: KindSpec[T], transport: Transport, policy: RetryPolicy) -> None:
         self.spec = spec
+        self.transport = transport
         self.policy = policy
-        self._api_client: ApiClient | None = getattr(api, "api_client", None)
-        self._fns: dict[Verb, Callable[..., Any]] = {}
-        for verb, method in spec.method_names().items():
-            fn = getattr(api, method, None)
-            if fn is None:
-                raise TypeError(f"{type(api).__name__} has no method {method!r} for {spec.kind} ({verb})")
-            self._fns[verb] = fn
 
     # -- plumbing -----------------------------------------------------------------------------------
 
-    def _scope(self, namespace: str | None) -> dict[str, str]:
+    def _scope(self, namespace: str | None) -> str | None:
         if not self.spec.namespaced:
-            return {}
+            return None
         if not namespace:
             raise ValueError(f"{self.spec.kind} is namespaced: a namespace is required")
-        return {"namespace": namespace}
+        return namespace
 
     def _call(self, verb: str, name: str | None, namespace: str | None, thunk: Callable[[], R]) -> R:
         kind = self.spec.kind
@@ -60,6 +55,57 @@ class Resource(Generic[T]):
         where = kind if name is None else f"{kind} {namespace + '/' if namespace else ''}{name}"
         return call_with_retry(self.policy, f"{verb} {where}", attempt)
 
+    def _bad_answer(self, verb: str, name: str | None, namespace: str | None, problem: str) -> KubeError:
+        return KubeError(
+            verb=verb,
+            kind=self.spec.kind,
+            name=name,
+            namespace=namespace,
+            code=None,
+            reason=None,
+            detail=problem,
+        )
+
+    def _document(self, verb: str, name: str | None, namespace: str | None, data: bytes) -> dict[str, Any]:
+        """The answer as a JSON object, or a KubeError saying what it was instead."""
+        try:
+            document = json.loads(data)
+        except ValueError as exc:
+            raise self._bad_answer(verb, name, namespace, f"the answer is not JSON: {exc}") from None
+        if not isinstance(document, dict):
+            problem = f"the answer is a JSON {type(document).__name__}, not an object"
+            raise self._bad_answer(verb, name, namespace, problem)
+        return document
+
+    def decode(self, verb: str, name: str | None, namespace: str | None, document: Any) -> T:
+        """One object of this kind from its JSON, or a KubeError naming the field that does not fit."""
+        try:
+            return self.spec.model.model_validate(document)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"]) or "the object"
+            problem = f"the answer is not a valid {self.spec.kind}: {where}: {first['msg']}"
+            raise self._bad_answer(verb, name, namespace, problem) from None
+
+    def _send(
+        self,
+        verb: str,
+        method: str,
+        path: str,
+        name: str | None,
+        namespace: str | None,
+        *,
+        query: Query | None = None,
+        body: Any = None,
+    ) -> bytes:
+        timeout = self.policy.request_timeout_s
+        return self._call(
+            verb,
+            name,
+            namespace,
+            lambda: self.transport.request(method, path, query=query, body=body, timeout=timeout),
+        )
+
     def _check_namespace(self, obj: T, namespace: str | None) -> None:
         declared = object_meta(obj, self.spec.kind).namespace
         if declared and namespace and declared != namespace:
@@ -68,11 +114,12 @@ class Resource(Generic[T]):
                 f"but the call targets namespace {namespace!r}"
             )
 
-    @staticmethod
-    def _discard(response: Any) -> None:
-        """Consume a raw (``_preload_content=False``) response so the connection returns to the pool."""
-        response.read()
-        response.release_conn()
+    def _body(self, obj: T) -> dict[str, Any]:
+        """The wire form of ``obj`` with apiVersion and kind filled in (the server requires them)."""
+        body = obj.to_json()
+        body.setdefault("apiVersion", self.spec.group_version)
+        body.setdefault("kind", self.spec.kind)
+        return body
 
     # -- verbs with an explicit scope ----------------------------------------------------------------
 
@@ -80,126 +127,61 @@ class Resource(Generic[T]):
         self, namespace: str | None, field_selector: str | None = None, label_selector: str | None = None
     ) -> ObjectList[T]:
         """List in ``namespace``, or across all namespaces when it is None (namespaced kinds)."""
-        fn, scope = self.list_function(namespace)
-        result = self._call(
-            "list",
-            None,
-            namespace,
-            lambda: fn(
-                **scope,
-                field_selector=field_selector,
-                label_selector=label_selector,
-                _request_timeout=self.policy.request_timeout_s,
-            ),
+        scope = self._scope(namespace) if namespace is not None or not self.spec.namespaced else None
+        query = {"fieldSelector": field_selector, "labelSelector": label_selector}
+        data = self._send("list", "GET", self.spec.collection_path(scope), None, namespace, query=query)
+        document = self._document("list", None, namespace, data)
+        items = document.get("items") or []
+        if not isinstance(items, list):
+            raise self._bad_answer("list", None, namespace, "the answer's items is not a list")
+        meta = document.get("metadata") or {}
+        rv = meta.get("resourceVersion") if isinstance(meta, dict) else None
+        return ObjectList(
+            items=tuple(self.decode("list", None, namespace, item) for item in items),
+            resource_version=str(rv or ""),
         )
-        rv = result.metadata.resource_version if result.metadata is not None else None
-        return ObjectList(items=tuple(result.items), resource_version=rv or "")
-
-    def list_function(self, namespace: str | None) -> tuple[Callable[..., Any], dict[str, str]]:
-        """The official list method and its scope arguments, for list calls and watch streams."""
-        if self.spec.namespaced and namespace is None:
-            return self._fns["list_all"], {}
-        return self._fns["list"], self._scope(namespace)
 
     def _get(self, namespace: str | None, name: str) -> T:
-        fn, scope = self._fns["read"], self._scope(namespace)
-        result: T = self._call(
-            "get",
-            name,
-            namespace,
-            lambda: fn(name=name, **scope, _request_timeout=self.policy.request_timeout_s),
-        )
-        return result
+        return self.decode("get", name, namespace, self._get_json(namespace, name))
 
     def _get_json(self, namespace: str | None, name: str) -> dict[str, Any]:
-        client = self._api_client
-        if client is None:
-            raise TypeError(f"{self.spec.kind}: the API object has no api_client for raw reads")
-        path = self.spec.object_path(self._scope(namespace).get("namespace"), name)
-
-        def fetch() -> dict[str, Any]:
-            request = client.param_serialize(
-                method="GET",
-                resource_path=path,
-                header_params={"Accept": "application/json"},
-                auth_settings=["BearerToken"],
-            )
-            response = client.call_api(*request, _request_timeout=self.policy.request_timeout_s)
-            data: bytes = response.read()  # type: ignore[no-untyped-call]
-            if not 200 <= response.status <= 299:
-                raise ApiException.from_response(
-                    http_resp=response, body=data.decode(errors="replace"), data=None
-                )
-            try:
-                document = json.loads(data)
-            except ValueError as exc:
-                problem = f"the answer is not JSON: {exc}"
-            else:
-                if isinstance(document, dict):
-                    return document
-                problem = f"the answer is a JSON {type(document).__name__}, not an object"
-            raise KubeError(
-                verb="get",
-                kind=self.spec.kind,
-                name=name,
-                namespace=namespace,
-                code=response.status,
-                reason=None,
-                detail=problem,
-            )
-
-        return self._call("get", name, namespace, fetch)
+        path = self.spec.object_path(self._scope(namespace), name)
+        return self._document("get", name, namespace, self._send("get", "GET", path, name, namespace))
 
     def _create(self, namespace: str | None, obj: T, dry_run: bool = False) -> T:
         scope = self._scope(namespace)
         self._check_namespace(obj, namespace)
         name = object_meta(obj, self.spec.kind).name or object_meta(obj, self.spec.kind).generate_name
-        fn = self._fns["create"]
-        extra = {"dry_run": "All"} if dry_run else {}
-        result: T = self._call(
-            "create (dry run)" if dry_run else "create",
-            name,
-            namespace,
-            lambda: fn(**scope, body=obj, _request_timeout=self.policy.request_timeout_s, **extra),
+        verb = "create (dry run)" if dry_run else "create"
+        query = {"dryRun": "All"} if dry_run else None
+        data = self._send(
+            verb, "POST", self.spec.collection_path(scope), name, namespace, query=query, body=self._body(obj)
         )
-        return result
+        return self.decode(verb, name, namespace, self._document(verb, name, namespace, data))
 
     def _update(self, namespace: str | None, obj: T, *, status: bool = False) -> T:
         scope = self._scope(namespace)
         self._check_namespace(obj, namespace)
         name = object_name(obj, self.spec.kind)
-        fn = self._fns["replace_status" if status else "replace"]
-        result: T = self._call(
-            "update status" if status else "update",
-            name,
-            namespace,
-            lambda: fn(name=name, **scope, body=obj, _request_timeout=self.policy.request_timeout_s),
-        )
-        return result
+        verb = "update status" if status else "update"
+        path = self.spec.object_path(scope, name) + ("/status" if status else "")
+        data = self._send(verb, "PUT", path, name, namespace, body=self._body(obj))
+        return self.decode(verb, name, namespace, self._document(verb, name, namespace, data))
 
     def _delete(
         self, namespace: str | None, name: str, uid: str | None, resource_version: str | None
     ) -> bool:
-        scope = self._scope(namespace)
+        path = self.spec.object_path(self._scope(namespace), name)
         body = None
         if uid is not None or resource_version is not None:
-            body = V1DeleteOptions(preconditions=V1Preconditions(uid=uid, resource_version=resource_version))
-        fn = self._fns["delete"]
+            preconditions = {"uid": uid, "resourceVersion": resource_version}
+            body = {
+                "apiVersion": "v1",
+                "kind": "DeleteOptions",
+                "preconditions": {k: v for k, v in preconditions.items() if v is not None},
+            }
         try:
-            self._call(
-                "delete",
-                name,
-                namespace,
-                lambda: self._discard(
-                    fn(
-                        name=name,
-                        **scope,
-                        body=body,
-                        _preload_content=False,
-                        _request_timeout=self.policy.request_timeout_s,
-                    )
-                ),
-            )
+            self._send("delete", "DELETE", path, name, namespace, body=body)
         except NotFound:
             return False
         return True
@@ -207,22 +189,11 @@ class Resource(Generic[T]):
     def _delete_collection(
         self, namespace: str | None, field_selector: str | None, label_selector: str | None
     ) -> None:
-        scope = self._scope(namespace)
-        fn = self._fns["delete_collection"]
-        self._call(
-            "deletecollection",
-            None,
-            namespace,
-            lambda: self._discard(
-                fn(
-                    **scope,
-                    field_selector=field_selector,
-                    label_selector=label_selector,
-                    _preload_content=False,
-                    _request_timeout=self.policy.request_timeout_s,
-                )
-            ),
-        )
+        if not self.spec.collection_delete:
+            raise TypeError(f"{self.spec.kind} has no delete-collection verb")
+        path = self.spec.collection_path(self._scope(namespace))
+        query = {"fieldSelector": field_selector, "labelSelector": label_selector}
+        self._send("deletecollection", "DELETE", path, None, namespace, query=query)
 
     def _modify(
         self, namespace: str | None, name: str, mutate: Callable[[T], T | None], *, status: bool = False

@@ -10,6 +10,8 @@ MODIFIED, DELETED with typed objects), never compare resourceVersions other than
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import threading
 from collections.abc import Callable, Generator, Iterator
@@ -17,12 +19,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, Literal
 
-from kubernetes import watch as kube_watch
+import urllib3
 
-from .errors import TRANSLATABLE, Gone, translate
+from .errors import TRANSLATABLE, Gone, HTTPStatusError, translate
 from .kinds import T, object_meta
 from .resources import Resource
 from .retry import TRANSIENT
+from .transport import lines
 
 log = logging.getLogger("hdra.kube")
 
@@ -66,19 +69,15 @@ def _relist_events(cache: dict[Key, T], items: tuple[T, ...], kind: str) -> Iter
 
 
 @contextmanager
-def _interrupt_when(stop: threading.Event, stream: kube_watch.Watch) -> Iterator[None]:
-    """Close ``stream``'s socket as soon as ``stop`` is set, so a blocked read returns at once.
-
-    ``Watch.stop()`` only sets a flag if no response is open yet, so the helper keeps poking until
-    the stream is over: that closes the window between opening the request and storing the response.
-    """
+def _interrupt_when(stop: threading.Event, response: urllib3.BaseHTTPResponse) -> Iterator[None]:
+    """Shut ``response``'s socket down as soon as ``stop`` is set, so a blocked read returns at once."""
     over = threading.Event()
 
     def run() -> None:
-        while not over.is_set():
-            if stop.wait(_STOP_POLL_S):
-                stream.stop()  # type: ignore[no-untyped-call]
-                over.wait(_STOP_POLL_S)
+        if _wait_either(stop, over) and not over.is_set():
+            # The reader may close the response at the same moment: then there is nothing to wake.
+            with contextlib.suppress(OSError):
+                response.shutdown()
 
     helper = threading.Thread(target=run, name="hdra-watch-stop", daemon=True)
     helper.start()
@@ -87,6 +86,14 @@ def _interrupt_when(stop: threading.Event, stream: kube_watch.Watch) -> Iterator
     finally:
         over.set()
         helper.join()
+
+
+def _wait_either(stop: threading.Event, over: threading.Event) -> bool:
+    """Wait until ``stop`` or ``over`` is set; True when ``stop`` was."""
+    while not over.is_set():
+        if stop.wait(_STOP_POLL_S):
+            return True
+    return False
 
 
 def watch(
@@ -136,7 +143,7 @@ def watch(
             ):
                 resource_version = new_rv or resource_version
                 failures = 0
-                if event_type == "BOOKMARK":
+                if event_type == "BOOKMARK" or obj is None:
                     continue
                 key = _key(obj, kind)
                 if event_type == "DELETED":
@@ -174,35 +181,56 @@ def _stream(
     resource_version: str,
     timeout_seconds: int,
     stop: threading.Event,
-) -> Iterator[tuple[str, T, str | None]]:
+) -> Iterator[tuple[str, T | None, str | None]]:
     """One watch request: (type, object, resourceVersion) per event, hdra exceptions on failure.
 
-    BOOKMARK events come through with the raw dict the client leaves them as; only their RV matters.
+    BOOKMARK events carry only metadata: they come through with no object (None), only their
+    resourceVersion matters. An ERROR event (a
+    Status, e.g. 410 Expired) ends the stream as the same error a plain request would raise.
     """
-    fn, scope = resource.list_function(namespace)
-    kind = resource.spec.kind
-    stream = kube_watch.Watch(return_type=resource.spec.model)  # type: ignore[no-untyped-call]
-    events: Callable[..., Iterator[dict[str, Any]]] = stream.stream
+    spec = resource.spec
+    query: dict[str, str | int | bool | None] = {
+        "watch": True,
+        "resourceVersion": resource_version,
+        "allowWatchBookmarks": True,
+        "timeoutSeconds": timeout_seconds,
+        "fieldSelector": field_selector,
+        "labelSelector": label_selector,
+    }
+    timeout = urllib3.Timeout(connect=resource.policy.request_timeout_s, read=timeout_seconds + _READ_GRACE_S)
+    path = spec.collection_path(namespace if spec.namespaced else None)
     try:
-        with _interrupt_when(stop, stream):
-            for event in events(
-                fn,
-                **scope,
-                field_selector=field_selector,
-                label_selector=label_selector,
-                resource_version=resource_version,
-                allow_watch_bookmarks=True,
-                timeout_seconds=timeout_seconds,
-                _request_timeout=(resource.policy.request_timeout_s, timeout_seconds + _READ_GRACE_S),
-            ):
-                if stop.is_set():
-                    return
-                event_type = str(event["type"])
-                raw = event.get("raw_object")
-                raw_meta = raw.get("metadata") if isinstance(raw, dict) else None
-                new_rv = raw_meta.get("resourceVersion") if isinstance(raw_meta, dict) else None
-                yield event_type, event["object"], new_rv
+        response = resource.transport.stream(path, query=query, timeout=timeout)
+        try:
+            with _interrupt_when(stop, response):
+                for line in lines(response):
+                    if stop.is_set():
+                        return
+                    yield _event(resource, namespace, line)
+        finally:
+            response.release_conn()
+            response.close()
     except TRANSLATABLE as exc:
         if stop.is_set():
             return  # the helper closed the socket under the read: not an error
-        raise translate(exc, "watch", kind, None, namespace) from exc
+        raise translate(exc, "watch", spec.kind, None, namespace) from exc
+
+
+def _event(resource: Resource[T], namespace: str | None, line: bytes) -> tuple[str, T | None, str | None]:
+    kind = resource.spec.kind
+    try:
+        event = json.loads(line)
+        event_type, raw = str(event["type"]), event["object"]
+    except (ValueError, KeyError, TypeError):
+        raise resource._bad_answer("watch", None, namespace, f"not a watch event: {line[:200]!r}") from None
+    if event_type == "ERROR":
+        code = raw.get("code") if isinstance(raw, dict) else None
+        status = code if isinstance(code, int) else 500
+        raise translate(
+            HTTPStatusError(status, None, json.dumps(raw).encode(), {}), "watch", kind, None, namespace
+        )
+    meta = raw.get("metadata") if isinstance(raw, dict) else None
+    new_rv = meta.get("resourceVersion") if isinstance(meta, dict) else None
+    if event_type == "BOOKMARK":
+        return event_type, None, new_rv  # only a bookmark's resourceVersion is used
+    return event_type, resource.decode("watch", None, namespace, raw), new_rv

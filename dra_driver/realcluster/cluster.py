@@ -31,10 +31,9 @@ from pathlib import Path
 from types import TracebackType
 
 import yaml
-from kubernetes.client import CoreV1Api, V1Node, V1NodeCondition, V1NodeStatus, V1ObjectMeta
-from kubernetes.client.exceptions import ApiException
 
-from dra_driver.kube import AlreadyExists, KubeClient
+from dra_driver.kube import AlreadyExists, KubeClient, KubeError
+from dra_driver.kube.models import Node, NodeCondition, NodeStatus, ObjectMeta
 from dra_driver.realcluster import binary as binaries
 from dra_driver.realcluster import components
 from dra_driver.realcluster.certs import Pki, create_pki
@@ -214,15 +213,15 @@ class RealCluster:
         path.chmod(0o600)
         return path
 
-    def create_node(self, name: str, labels: Mapping[str, str] | None = None) -> V1Node:
+    def create_node(self, name: str, labels: Mapping[str, str] | None = None) -> Node:
         """A Ready Node without a kubelet (allocatable defaults to capacity); an existing one is kept."""
-        node = V1Node(
-            metadata=V1ObjectMeta(name=name, labels={"kubernetes.io/hostname": name, **(labels or {})}),
-            status=V1NodeStatus(
+        node = Node(
+            metadata=ObjectMeta(name=name, labels={"kubernetes.io/hostname": name, **(labels or {})}),
+            status=NodeStatus(
                 capacity=dict(NODE_CAPACITY),
                 allocatable=dict(NODE_CAPACITY),
                 conditions=[
-                    V1NodeCondition(
+                    NodeCondition(
                         type="Ready", status="True", reason="KubeletReady", message="hdra: no kubelet"
                     )
                 ],
@@ -297,8 +296,8 @@ class RealCluster:
 
     def _has_default_namespace(self) -> bool:
         try:
-            CoreV1Api(self.client.api_client).read_namespace("default")
-        except ApiException:  # not created yet by the API server's system-namespaces controller
+            self.client.namespaces.get("default")
+        except KubeError:  # not created yet by the API server's system-namespaces controller
             return False
         return True
 

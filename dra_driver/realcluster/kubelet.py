@@ -19,11 +19,12 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from kubernetes.client import CoreV1Api, ResourceV1ResourceClaim, V1DeleteOptions, V1Pod, V1Preconditions
+from kubernetes.client import CoreV1Api, V1DeleteOptions, V1Preconditions
 from kubernetes.client.exceptions import ApiException
 
 from dra_driver.devcluster.kubelet import ClaimPrepareResult, FakeKubelet, KubeletCheckError
 from dra_driver.kube import KubeClient, NotFound
+from dra_driver.kube.models import Pod, ResourceClaim
 from dra_driver.prepare.api import ClaimRef
 
 log = logging.getLogger("hdra.realcluster")
@@ -31,7 +32,7 @@ log = logging.getLogger("hdra.realcluster")
 POLL_S = 0.2
 
 # Called with the pod and, per claim name, the CDI device ids the plugins returned.
-ContainerRunner = Callable[[V1Pod, Mapping[str, tuple[str, ...]]], None]
+ContainerRunner = Callable[[Pod, Mapping[str, tuple[str, ...]]], None]
 
 
 @dataclass
@@ -110,7 +111,7 @@ class PodKubelet:
             self._stop.wait(POLL_S)
 
     def _poll(self) -> None:
-        pods = self._core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={self._node}").items
+        pods = self._client.pods.list(field_selector=f"spec.nodeName={self._node}").items
         for pod in pods:
             namespace, name, uid = _ident(pod)
             with self._lock:
@@ -124,7 +125,7 @@ class PodKubelet:
             elif not record.prepared or record.error:
                 self._set_up(pod, record)
 
-    def _set_up(self, pod: V1Pod, record: PodRecord) -> None:
+    def _set_up(self, pod: Pod, record: PodRecord) -> None:
         claims = self._ready_claims(pod)
         if claims is None:
             return
@@ -165,7 +166,7 @@ class PodKubelet:
         )
         self._finish(record, prepared=prepared)
 
-    def _ready_claims(self, pod: V1Pod) -> dict[str, tuple[ClaimRef, set[str]]] | None:
+    def _ready_claims(self, pod: Pod) -> dict[str, tuple[ClaimRef, set[str]]] | None:
         """``spec.resourceClaims[].name`` -> (claim, drivers), once every claim is allocated and
         reserved for the pod; None while one is not."""
         namespace, _, uid = _ident(pod)
@@ -189,7 +190,7 @@ class PodKubelet:
             result[entry.name] = (ClaimRef(_ident(claim)[2], namespace, name), drivers)
         return result
 
-    def _mark_running(self, pod: V1Pod) -> None:
+    def _mark_running(self, pod: Pod) -> None:
         """Set ``status.phase`` Running through the status subresource, as a kubelet reports it."""
         namespace, name, _ = _ident(pod)
         try:
@@ -198,7 +199,7 @@ class PodKubelet:
             if exc.status != 404:  # a pod deleted meanwhile has nothing to report
                 raise
 
-    def _tear_down(self, pod: V1Pod, record: PodRecord) -> None:
+    def _tear_down(self, pod: Pod, record: PodRecord) -> None:
         if record.prepared and not record.unprepared:
             by_driver: dict[str, list[ClaimRef]] = {}
             for name, ref in record.claims.items():
@@ -236,7 +237,7 @@ class PodKubelet:
             log.warning("pod kubelet node=%s pod=%s/%s: %s", self._node, record.namespace, record.name, error)
 
 
-def _ident(obj: V1Pod | ResourceV1ResourceClaim) -> tuple[str, str, str]:
+def _ident(obj: Pod | ResourceClaim) -> tuple[str, str, str]:
     """(namespace, name, uid) of an object read from the API server, which always sets them."""
     meta = obj.metadata
     if meta is None or not (meta.namespace and meta.name and meta.uid):

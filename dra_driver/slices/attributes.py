@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import re
 
-from kubernetes.client import V1Device, V1DeviceAttribute
-
 from dra_driver.devices import AcceleratorDevice, AttributeValue, Version
+from dra_driver.kube.models import Device, DeviceAttribute
 from dra_driver.slices.limits import SliceLimits
 
 PCI_BUS_ID = "resource.kubernetes.io/pciBusID"
@@ -25,18 +24,18 @@ REPLICA = "replica"
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 
-def attribute(value: AttributeValue) -> V1DeviceAttribute:
+def attribute(value: AttributeValue) -> DeviceAttribute:
     """One typed attribute; ``bool`` is tested before ``int`` because ``True`` is an ``int``."""
     if isinstance(value, Version):
-        return V1DeviceAttribute(version=value.semver)
+        return DeviceAttribute(version=value.semver)
     if isinstance(value, bool):
-        return V1DeviceAttribute(bool=value)
+        return DeviceAttribute(bool=value)
     if isinstance(value, int):
-        return V1DeviceAttribute(int=value)
-    return V1DeviceAttribute(string=value)
+        return DeviceAttribute(int=value)
+    return DeviceAttribute(string=value)
 
 
-def card_attributes(device: AcceleratorDevice, limits: SliceLimits) -> dict[str, V1DeviceAttribute]:
+def card_attributes(device: AcceleratorDevice, limits: SliceLimits) -> dict[str, DeviceAttribute]:
     """The attributes of the physical card, shared by every device published for it.
 
     Partitions and replicas keep the card's ``uuid`` (and ``index``), so CEL selectors on the uuid
@@ -92,7 +91,7 @@ def derived_name(card: AcceleratorDevice, suffix: str) -> str:
     return name
 
 
-def check_device_size(device: V1Device, card: AcceleratorDevice, limits: SliceLimits) -> V1Device:
+def check_device_size(device: Device, card: AcceleratorDevice, limits: SliceLimits) -> Device:
     """Reject a device with more attributes+capacities or consumed counters than the API allows."""
     total = len(device.attributes or {}) + len(device.capacity or {})
     if total > limits.max_attributes_and_capacities:

@@ -12,9 +12,8 @@ import hashlib
 import re
 from collections.abc import Sequence
 
-from kubernetes.client import V1ObjectMeta, V1ResourcePool, V1ResourceSlice, V1ResourceSliceSpec
-
 from dra_driver.devices import AcceleratorDevice
+from dra_driver.kube.models import ObjectMeta, ResourcePool, ResourceSlice, ResourceSliceSpec
 from dra_driver.slices.layout import SliceContent, layout
 from dra_driver.slices.limits import limits_for
 from dra_driver.slices.modes import SharingMode
@@ -38,7 +37,7 @@ def build_slices(
     mode: SharingMode,
     options: SliceOptions = DEFAULT_OPTIONS,
     keep_order: bool = False,
-) -> list[V1ResourceSlice]:
+) -> list[ResourceSlice]:
     """The complete desired set of slices of one node's pool (pool name = node name).
 
     Counters-only slices come first, then device slices in card index order — or, with
@@ -78,15 +77,15 @@ def slice_name(node_name: str, driver: str, index: int) -> str:
     return f"{prefix}{suffix}"
 
 
-def _slice(content: SliceContent, *, driver: str, node_name: str, index: int, count: int) -> V1ResourceSlice:
-    return V1ResourceSlice(
+def _slice(content: SliceContent, *, driver: str, node_name: str, index: int, count: int) -> ResourceSlice:
+    return ResourceSlice(
         api_version=API_VERSION,
         kind=KIND,
-        metadata=V1ObjectMeta(name=slice_name(node_name, driver, index)),
-        spec=V1ResourceSliceSpec(
+        metadata=ObjectMeta(name=slice_name(node_name, driver, index)),
+        spec=ResourceSliceSpec(
             driver=driver,
             node_name=node_name,
-            pool=V1ResourcePool(name=node_name, generation=1, resource_slice_count=count),
+            pool=ResourcePool(name=node_name, generation=1, resource_slice_count=count),
             devices=content.devices,
             shared_counters=content.shared_counters,
         ),

@@ -10,14 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from kubernetes.client import V1Device, V1ResourceSlice
-
 from dra_driver.kube.features import FeatureGate
+from dra_driver.kube.models import Device, ResourceSlice
 from dra_driver.kube.quantity import normalize_quantity
 
 # Device fields and the gate that makes the API server keep them (reference/dra-api.md 1.7).
 # bindsToNode & co. need DRAResourceClaimDeviceStatus too; the binding-conditions gate is named.
-_DEVICE_FIELDS: tuple[tuple[FeatureGate, Callable[[V1Device], bool]], ...] = (
+_DEVICE_FIELDS: tuple[tuple[FeatureGate, Callable[[Device], bool]], ...] = (
     (FeatureGate.DRA_CONSUMABLE_CAPACITY, lambda d: d.allow_multiple_allocations is not None),
     (FeatureGate.DRA_PARTITIONABLE_DEVICES, lambda d: bool(d.consumes_counters)),
     (
@@ -38,7 +37,7 @@ _DEVICE_FIELDS: tuple[tuple[FeatureGate, Callable[[V1Device], bool]], ...] = (
 _QUANTITY_SUBTREES = frozenset({"capacity", "counters"})
 
 
-def dropped_gates(sent: V1ResourceSlice, stored: V1ResourceSlice) -> set[FeatureGate]:
+def dropped_gates(sent: ResourceSlice, stored: ResourceSlice) -> set[FeatureGate]:
     """The gates whose fields were in ``sent`` but are missing from ``stored``.
 
     Devices are matched by name; a device missing from ``stored`` altogether is not a dropped
@@ -66,7 +65,7 @@ def dropped_gates(sent: V1ResourceSlice, stored: V1ResourceSlice) -> set[Feature
     return dropped
 
 
-def slice_content(slice_: V1ResourceSlice) -> dict[str, Any]:
+def slice_content(slice_: ResourceSlice) -> dict[str, Any]:
     """The spec without ``pool.generation``: equal for two slices that publish the same thing.
 
     Stable and JSON-able: quantities are spelled by value (``40Gi`` == ``40960Mi``), empty lists

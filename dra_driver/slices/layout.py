@@ -20,8 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from kubernetes.client import V1CounterSet, V1Device
-
+from dra_driver.kube.models import CounterSet, Device
 from dra_driver.slices.limits import SliceLimits
 from dra_driver.slices.shapes import CardGroup
 
@@ -30,8 +29,8 @@ from dra_driver.slices.shapes import CardGroup
 class SliceContent:
     """The payload of one slice: devices (``None`` in a counters-only slice) and counter sets."""
 
-    devices: list[V1Device] | None
-    shared_counters: list[V1CounterSet] | None
+    devices: list[Device] | None
+    shared_counters: list[CounterSet] | None
 
 
 def layout(groups: Sequence[CardGroup], limits: SliceLimits) -> list[SliceContent]:
@@ -72,7 +71,7 @@ def layout(groups: Sequence[CardGroup], limits: SliceLimits) -> list[SliceConten
     return contents
 
 
-def device_limit(devices: Sequence[V1Device], limits: SliceLimits) -> int:
+def device_limit(devices: Sequence[Device], limits: SliceLimits) -> int:
     """The most devices a slice holding ``devices`` may have."""
     restricted = any(device.consumes_counters or device.taints for device in devices)
     return limits.max_devices_restricted if restricted else limits.max_devices
@@ -83,7 +82,7 @@ def _fits_devices(groups: Sequence[CardGroup], limits: SliceLimits) -> bool:
     return len(devices) <= device_limit(devices, limits)
 
 
-def _consumed(device: V1Device) -> int:
+def _consumed(device: Device) -> int:
     return sum(len(entry.counters) for entry in device.consumes_counters or [])
 
 

@@ -18,9 +18,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from kubernetes.client import V1ResourceSlice
-
 from dra_driver.devices import AcceleratorDevice
+from dra_driver.kube.models import ResourceSlice
 from dra_driver.kube.quantity import parse_quantity
 from dra_driver.rules import CORES, MEMORY, is_whole_card
 from dra_driver.slices.modes import SharingMode
@@ -56,7 +55,7 @@ class PublishedPool:
     """Published device name → ``PublishedDevice``, plus how and when it was published."""
 
     devices: Mapping[str, PublishedDevice] = field(default_factory=dict)
-    slices: tuple[V1ResourceSlice, ...] = ()
+    slices: tuple[ResourceSlice, ...] = ()
     mode: SharingMode | None = None
     generation: int = 0
     version: int = 0
@@ -65,7 +64,7 @@ class PublishedPool:
         self,
         devices: Iterable[PublishedDevice] = (),
         *,
-        slices: Sequence[V1ResourceSlice] = (),
+        slices: Sequence[ResourceSlice] = (),
         mode: SharingMode | None = None,
         generation: int = 0,
         version: int = 0,
@@ -80,7 +79,7 @@ class PublishedPool:
     def from_slices(
         cls,
         cards: Sequence[AcceleratorDevice],
-        slices: Sequence[V1ResourceSlice],
+        slices: Sequence[ResourceSlice],
         *,
         mode: SharingMode | None = None,
         generation: int = 0,

@@ -16,18 +16,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kubernetes.client import (
-    V1CapacityRequestPolicy,
-    V1CapacityRequestPolicyRange,
-    V1Counter,
-    V1CounterSet,
-    V1Device,
-    V1DeviceAttribute,
-    V1DeviceCapacity,
-    V1DeviceCounterConsumption,
-)
-
 from dra_driver.devices import AcceleratorDevice
+from dra_driver.kube.models import (
+    CapacityRequestPolicy,
+    CapacityRequestPolicyRange,
+    Counter,
+    CounterSet,
+    Device,
+    DeviceAttribute,
+    DeviceCapacity,
+    DeviceCounterConsumption,
+)
 from dra_driver.kube.quantity import MIB, binary_quantity
 from dra_driver.rules import CORES, FULL_CORES, MEMORY
 from dra_driver.slices.attributes import (
@@ -51,8 +50,8 @@ class CardGroup:
     """The devices published for one card, in order; ``counter_set`` only in partitions mode."""
 
     card: AcceleratorDevice
-    devices: list[V1Device] = field(default_factory=list)
-    counter_set: V1CounterSet | None = None
+    devices: list[Device] = field(default_factory=list)
+    counter_set: CounterSet | None = None
 
 
 def card_group(
@@ -69,7 +68,7 @@ def card_group(
     elif mode is SharingMode.EXCLUSIVE:
         whole = _whole_mib(card, 1) * MIB
         group = CardGroup(
-            card, [V1Device(name=card.name, attributes=attributes, capacity=_plain(whole, FULL_CORES))]
+            card, [Device(name=card.name, attributes=attributes, capacity=_plain(whole, FULL_CORES))]
         )
     else:
         raise ValueError(f"sharing mode {mode.value!r} cannot shape devices; resolve 'auto' first")
@@ -89,53 +88,53 @@ def _whole_mib(card: AcceleratorDevice, parts: int) -> int:
     return mib
 
 
-def _plain(memory_bytes: int, cores: int) -> dict[str, V1DeviceCapacity]:
+def _plain(memory_bytes: int, cores: int) -> dict[str, DeviceCapacity]:
     return {
-        MEMORY: V1DeviceCapacity(value=binary_quantity(memory_bytes)),
-        CORES: V1DeviceCapacity(value=str(cores)),
+        MEMORY: DeviceCapacity(value=binary_quantity(memory_bytes)),
+        CORES: DeviceCapacity(value=str(cores)),
     }
 
 
 def _capacity_device(
-    card: AcceleratorDevice, attributes: dict[str, V1DeviceAttribute], options: SliceOptions
-) -> V1Device:
+    card: AcceleratorDevice, attributes: dict[str, DeviceAttribute], options: SliceOptions
+) -> Device:
     # The range rule "min + step <= value" needs at least 2 MiB; _whole_mib raises below that.
     _whole_mib(card, 2)
     memory = binary_quantity(card.memory_mib * MIB)
-    memory_policy = V1CapacityRequestPolicy(
+    memory_policy = CapacityRequestPolicy(
         default=memory,
-        valid_range=V1CapacityRequestPolicyRange(min="1Mi", max=memory, step="1Mi"),
+        valid_range=CapacityRequestPolicyRange(min="1Mi", max=memory, step="1Mi"),
     )
-    cores_policy = V1CapacityRequestPolicy(
+    cores_policy = CapacityRequestPolicy(
         default="0",
-        valid_range=V1CapacityRequestPolicyRange(min="0", max=str(FULL_CORES), step="1"),
+        valid_range=CapacityRequestPolicyRange(min="0", max=str(FULL_CORES), step="1"),
     )
     # validValues ["1"]: every allocation takes exactly one share, so `shares` caps the sharers.
-    shares_policy = V1CapacityRequestPolicy(default="1", valid_values=["1"])
-    return V1Device(
+    shares_policy = CapacityRequestPolicy(default="1", valid_values=["1"])
+    return Device(
         name=card.name,
         attributes=attributes,
         allow_multiple_allocations=True,
         capacity={
-            MEMORY: V1DeviceCapacity(value=memory, request_policy=memory_policy),
-            CORES: V1DeviceCapacity(value=str(FULL_CORES), request_policy=cores_policy),
-            SHARES: V1DeviceCapacity(value=str(options.shares), request_policy=shares_policy),
+            MEMORY: DeviceCapacity(value=memory, request_policy=memory_policy),
+            CORES: DeviceCapacity(value=str(FULL_CORES), request_policy=cores_policy),
+            SHARES: DeviceCapacity(value=str(options.shares), request_policy=shares_policy),
         },
     )
 
 
-def _counters(memory_bytes: int, cores: int, **extra: int) -> dict[str, V1Counter]:
-    counters = {MEMORY: V1Counter(value=binary_quantity(memory_bytes)), CORES: V1Counter(value=str(cores))}
-    counters.update({name: V1Counter(value=str(value)) for name, value in extra.items()})
+def _counters(memory_bytes: int, cores: int, **extra: int) -> dict[str, Counter]:
+    counters = {MEMORY: Counter(value=binary_quantity(memory_bytes)), CORES: Counter(value=str(cores))}
+    counters.update({name: Counter(value=str(value)) for name, value in extra.items()})
     return counters
 
 
-def _consumes(counter_set: str, counters: dict[str, V1Counter]) -> list[V1DeviceCounterConsumption]:
-    return [V1DeviceCounterConsumption(counter_set=counter_set, counters=counters)]
+def _consumes(counter_set: str, counters: dict[str, Counter]) -> list[DeviceCounterConsumption]:
+    return [DeviceCounterConsumption(counter_set=counter_set, counters=counters)]
 
 
 def _partitions(
-    card: AcceleratorDevice, attributes: dict[str, V1DeviceAttribute], options: SliceOptions
+    card: AcceleratorDevice, attributes: dict[str, DeviceAttribute], options: SliceOptions
 ) -> CardGroup:
     """``f`` partitions per fraction plus the whole card, all drawing on one counter set.
 
@@ -152,14 +151,14 @@ def _partitions(
         return _vnpu_partitions(card, attributes, plan)
     set_name = derived_name(card, "counters")
     whole = _whole_mib(card, 1) * MIB
-    counter_set = V1CounterSet(name=set_name, counters=_counters(whole, FULL_CORES))
-    devices: list[V1Device] = []
+    counter_set = CounterSet(name=set_name, counters=_counters(whole, FULL_CORES))
+    devices: list[Device] = []
     child_attributes = {**attributes, PARENT_UUID: attribute(card.uuid)}
     for fraction in sorted(options.partition_fractions, reverse=True):
         memory = _whole_mib(card, fraction) * MIB
         cores = FULL_CORES // fraction
         devices.extend(
-            V1Device(
+            Device(
                 name=derived_name(card, f"p{fraction}-{j}"),
                 attributes=dict(child_attributes),
                 capacity=_plain(memory, cores),
@@ -168,7 +167,7 @@ def _partitions(
             for j in range(fraction)
         )
     devices.append(
-        V1Device(
+        Device(
             name=card.name,
             attributes=attributes,
             capacity=_plain(whole, FULL_CORES),
@@ -179,7 +178,7 @@ def _partitions(
 
 
 def _vnpu_partitions(
-    card: AcceleratorDevice, attributes: dict[str, V1DeviceAttribute], plan: VnpuPlan
+    card: AcceleratorDevice, attributes: dict[str, DeviceAttribute], plan: VnpuPlan
 ) -> CardGroup:
     """An Ascend card in partitions mode: one device per vNPU template slot, then the whole card.
 
@@ -199,12 +198,12 @@ def _vnpu_partitions(
         )
 
     card_extra = extra(plan.ai_core, plan.ai_cpu)
-    counter_set = V1CounterSet(name=set_name, counters=_counters(whole, FULL_CORES, **card_extra))
-    devices: list[V1Device] = []
+    counter_set = CounterSet(name=set_name, counters=_counters(whole, FULL_CORES, **card_extra))
+    devices: list[Device] = []
     for slot in plan.slots:
         memory = slot.memory_mib * MIB
         devices.append(
-            V1Device(
+            Device(
                 name=derived_name(card, slot.suffix),
                 attributes={
                     **attributes,
@@ -218,7 +217,7 @@ def _vnpu_partitions(
             )
         )
     devices.append(
-        V1Device(
+        Device(
             name=card.name,
             attributes=attributes,
             capacity=_plain(whole, FULL_CORES),
@@ -229,12 +228,12 @@ def _vnpu_partitions(
 
 
 def _replicas(
-    card: AcceleratorDevice, attributes: dict[str, V1DeviceAttribute], options: SliceOptions
-) -> list[V1Device]:
+    card: AcceleratorDevice, attributes: dict[str, DeviceAttribute], options: SliceOptions
+) -> list[Device]:
     count = options.replicas
     memory = _whole_mib(card, count) * MIB
     return [
-        V1Device(
+        Device(
             name=derived_name(card, f"r{j}"),
             attributes={**attributes, PARENT_UUID: attribute(card.uuid), REPLICA: attribute(j)},
             capacity=_plain(memory, FULL_CORES // count),

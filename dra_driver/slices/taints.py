@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import re
 
-from kubernetes.client import V1DeviceTaint
-
+from dra_driver.kube.models import DeviceTaint
 from dra_driver.slices.options import SliceOptions
 from dra_driver.slices.shapes import CardGroup
 
@@ -35,9 +34,9 @@ def reason_value(message: str) -> str:
     return value or DEFAULT_REASON
 
 
-def health_taint(driver: str, message: str, options: SliceOptions) -> V1DeviceTaint:
+def health_taint(driver: str, message: str, options: SliceOptions) -> DeviceTaint:
     """The taint of an unhealthy card of ``driver``; the effect comes from ``options``."""
-    return V1DeviceTaint(
+    return DeviceTaint(
         key=f"{driver}/{HEALTH_TAINT_SUFFIX}",
         value=reason_value(message),
         effect=options.health_taint_effect,

@@ -1,8 +1,7 @@
 """What the webhook reads from and writes to the API: cards, namespace labels, claims, templates.
 
-Owns: every call the webhook makes through ``KubeClient`` (and the one namespace read through
-the official ``CoreV1Api`` on ``kube.api_client``, since ``KubeClient`` has no Namespace kind),
-each returning plain JSON-like dicts so the rest of the package never sees client models.
+Owns: every call the webhook makes through ``KubeClient``, each returning plain JSON-like dicts
+so the rest of the package never sees client models.
 Cards are the devices of the driver's ResourceSlices that stand for a whole card: partitions and
 replicas carry ``parentUUID`` and are skipped (their memory is a share, not a card size).
 It must never decide anything about admission.
@@ -15,12 +14,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from kubernetes.client import CoreV1Api, V1ResourceClaimTemplate
-
 from dra_driver.kube import AlreadyExists, KubeClient, NotFound
-from dra_driver.kube.errors import TRANSLATABLE, translate
+from dra_driver.kube.models import KubeModel, ResourceClaimTemplate
 from dra_driver.kube.quantity import parse_quantity
-from dra_driver.kube.retry import call_with_retry
 from dra_driver.rules import MEMORY
 from dra_driver.slices.attributes import PARENT_UUID
 from dra_driver.webhook.selectors import Card
@@ -29,10 +25,9 @@ from dra_driver.webhook.template_gc import touch
 log = logging.getLogger("hdra.webhook")
 
 
-def plain(kube: KubeClient, obj: Any) -> dict[str, Any]:
-    """A client model as the API's JSON (camelCase keys, no nulls)."""
-    result: dict[str, Any] = kube.api_client.sanitize_for_serialization(obj)  # type: ignore[no-untyped-call]
-    return result
+def plain(kube: KubeClient, obj: KubeModel) -> dict[str, Any]:
+    """A model as the API's JSON (camelCase keys, no nulls)."""
+    return obj.to_json()
 
 
 def _string(attributes: Mapping[str, Any], name: str) -> str | None:
@@ -82,20 +77,12 @@ def cards_in_slices(driver: str, slices: Iterable[Mapping[str, Any]]) -> list[Ca
 
 def namespace_labels(kube: KubeClient, name: str) -> dict[str, str]:
     """The labels of namespace ``name`` ({} when it does not exist)."""
-    api = CoreV1Api(kube.api_client)
-
-    def read() -> Any:
-        try:
-            return api.read_namespace(name=name, _request_timeout=kube.retry.request_timeout_s)
-        except TRANSLATABLE as exc:
-            raise translate(exc, "get", "Namespace", name, None) from exc
-
     try:
-        namespace = call_with_retry(kube.retry, f"get Namespace {name}", read)
+        namespace = kube.namespaces.get(name)
     except NotFound:
         return {}
-    labels = (plain(kube, namespace).get("metadata") or {}).get("labels") or {}
-    return {str(k): str(v) for k, v in labels.items()}
+    labels = (namespace.metadata.labels if namespace.metadata else None) or {}
+    return dict(labels)
 
 
 def create_template(kube: KubeClient, template: dict[str, Any]) -> bool:
@@ -105,7 +92,7 @@ def create_template(kube: KubeClient, template: dict[str, Any]) -> bool:
     is marked as handed out again (``template_gc.touch``) so that garbage collection keeps it, and
     created anew if collection removed it in the meantime.
     """
-    body = V1ResourceClaimTemplate.model_validate(template)
+    body = ResourceClaimTemplate.model_validate(template)
     namespace, name = template["metadata"]["namespace"], template["metadata"]["name"]
     try:
         kube.resource_claim_templates.create(namespace, body)

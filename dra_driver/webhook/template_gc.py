@@ -25,9 +25,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from kubernetes.client import V1ResourceClaimTemplate
-
 from dra_driver.kube import Conflict, KubeClient, KubeError, NotFound
+from dra_driver.kube.models import ResourceClaimTemplate
 from dra_driver.webhook.template import MANAGED_BY
 
 LAST_USED: Final = "hdra.io/last-used"
@@ -45,7 +44,7 @@ def stamp(now: datetime) -> str:
 def touch(kube: KubeClient, namespace: str, name: str, now: datetime) -> bool:
     """Mark template ``namespace/name`` as just handed out; False when it no longer exists."""
 
-    def mark(template: V1ResourceClaimTemplate) -> V1ResourceClaimTemplate:
+    def mark(template: ResourceClaimTemplate) -> ResourceClaimTemplate:
         assert template.metadata is not None  # an object read from the API always has metadata
         template.metadata.annotations = {**(template.metadata.annotations or {}), LAST_USED: stamp(now)}
         return template
@@ -68,7 +67,7 @@ def used_templates(pods: Iterable[Any]) -> set[tuple[str, str]]:
     return used
 
 
-def last_used(template: V1ResourceClaimTemplate) -> datetime | None:
+def last_used(template: ResourceClaimTemplate) -> datetime | None:
     """When ``template`` was last handed out (``hdra.io/last-used``), else created."""
     meta = template.metadata
     if meta is None:

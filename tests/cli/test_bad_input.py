@@ -41,7 +41,7 @@ KUBECONFIGS: dict[str, tuple[Callable[[Path], Path], str]] = {
     "a-list": (lambda d: _write(d / "kc", b"- a\n- b\n"), "expected a mapping at the top"),
     "no-contexts": (
         lambda d: _write(d / "kc", b"apiVersion: v1\nkind: Config\n"),
-        "is not usable (context None): Invalid kube-config file",
+        "has no current-context, and no context was given",
     ),
     "missing": (lambda d: d / "absent", "does not exist or is not a file"),
     "a-directory": (lambda d: d, "does not exist or is not a file"),

@@ -7,13 +7,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from kubernetes.client import V1ResourceSlice
 
 from dra_driver.controller import PublishError, SliceController, SlicePublisher
 from dra_driver.devcluster import DevCluster, FaultRule
 from dra_driver.devices import AcceleratorDevice, Version
 from dra_driver.kube import KubeClient
 from dra_driver.kube.features import FeatureGate, KubeVersion
+from dra_driver.kube.models import ResourceSlice
 from dra_driver.slices import SharingMode, SliceOptions
 
 DRIVER = "mock.hdra.io"
@@ -45,7 +45,7 @@ class Inventory:
         return list(self.devices)
 
 
-def slices(kube: KubeClient, node: str = NODE) -> list[V1ResourceSlice]:
+def slices(kube: KubeClient, node: str = NODE) -> list[ResourceSlice]:
     return list(kube.resource_slices.list(field_selector=f"spec.nodeName={node},spec.driver={DRIVER}").items)
 
 

@@ -1,4 +1,4 @@
-"""Translation of the official client's exceptions into hdra's (no server needed: pure mapping)."""
+"""Translation of transport exceptions into hdra's (no server needed: pure mapping)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from email.utils import format_datetime
 
 import pytest
 import urllib3.exceptions
-from kubernetes.client.exceptions import ApiException
 
 from dra_driver.kube.errors import (
     AlreadyExists,
@@ -16,6 +15,7 @@ from dra_driver.kube.errors import (
     Conflict,
     Forbidden,
     Gone,
+    HTTPStatusError,
     Invalid,
     KubeError,
     NotFound,
@@ -29,11 +29,9 @@ from dra_driver.kube.errors import (
 
 def api_exception(
     code: int, reason: str, message: str, headers: dict[str, str] | None = None
-) -> ApiException:
-    exc = ApiException(status=code, reason="HTTP reason phrase")
-    exc.body = json.dumps({"kind": "Status", "code": code, "reason": reason, "message": message})
-    exc.headers = headers
-    return exc
+) -> HTTPStatusError:
+    body = json.dumps({"kind": "Status", "code": code, "reason": reason, "message": message}).encode()
+    return HTTPStatusError(code, "HTTP reason phrase", body, headers or {})
 
 
 @pytest.mark.parametrize(
@@ -77,7 +75,7 @@ def test_cluster_scoped_and_collection_targets_are_named() -> None:
 
 
 def test_body_without_status_falls_back_to_http_reason() -> None:
-    exc = ApiException(status=410, reason="Expired: too old resource version: 3 (7)")
+    exc = HTTPStatusError(410, "Expired: too old resource version: 3 (7)", b"", {})
     error = translate(exc, "watch", "ResourceSlice", None, None)
     assert isinstance(error, Gone)
     assert "too old resource version: 3 (7)" in str(error)
@@ -92,16 +90,14 @@ def test_retry_after_header_in_seconds_and_case_insensitive() -> None:
 
 
 def test_retry_after_from_status_details_when_no_header() -> None:
-    exc = ApiException(status=429, reason="Too Many Requests")
-    exc.body = json.dumps(
-        {
-            "kind": "Status",
-            "code": 429,
-            "reason": "TooManyRequests",
-            "message": "x",
-            "details": {"retryAfterSeconds": 3},
-        }
-    )
+    body = {
+        "kind": "Status",
+        "code": 429,
+        "reason": "TooManyRequests",
+        "message": "x",
+        "details": {"retryAfterSeconds": 3},
+    }
+    exc = HTTPStatusError(429, "Too Many Requests", json.dumps(body).encode(), {})
     assert translate(exc, "list", "Node", None, None).retry_after == 3.0
 
 
@@ -134,7 +130,8 @@ def test_transport_errors_become_unavailable_naming_the_cause() -> None:
     )
 
 
-def test_status_zero_is_a_client_side_failure_not_retryable() -> None:
-    error = translate(ApiException(status=0, reason="SSLError: bad cert"), "get", "Node", "n1", None)
+def test_a_tls_failure_is_not_retryable() -> None:
+    """An untrusted server certificate stays untrusted: a plain KubeError, not Unavailable."""
+    error = translate(urllib3.exceptions.SSLError("certificate verify failed"), "get", "Node", "n1", None)
     assert type(error) is KubeError
-    assert "SSLError: bad cert" in str(error)
+    assert "TLS failed: certificate verify failed" in str(error)

@@ -7,14 +7,14 @@ import time
 from pathlib import Path
 
 import pytest
-from kubernetes.client import V1ObjectReference
 
 from dra_driver.devcluster import DevCluster, FaultRule
 from dra_driver.kube import KubeClient, KubeConfigError, node_reference
+from dra_driver.kube.models import ObjectReference
 
 
 def test_event_about_a_namespaced_object_lands_in_its_namespace(client: KubeClient) -> None:
-    claim = V1ObjectReference(
+    claim = ObjectReference(
         api_version="resource.k8s.io/v1", kind="ResourceClaim", name="c1", namespace="kube-system", uid="u-1"
     )
     recorded = client.record_event(claim, reason="Prepared", message="claim c1 prepared on node-a")

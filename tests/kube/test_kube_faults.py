@@ -6,10 +6,10 @@ import logging
 import time
 
 import pytest
-from kubernetes.client import V1ResourceSlice
 
 from dra_driver.devcluster import DevCluster, FaultRule
 from dra_driver.kube import KubeClient, ServerError
+from dra_driver.kube.models import ResourceSlice
 from tests.kube.conftest import FAST_RETRY
 from tests.kube.objects import device_names, meta, names, resource_slice, with_device
 
@@ -89,7 +89,7 @@ def test_modify_rereads_when_a_concurrent_writer_wins(client: KubeClient, other_
     client.resource_slices.create(resource_slice("s1", "node-a", devices=1))
     runs: list[list[str]] = []
 
-    def add_device(current: V1ResourceSlice) -> V1ResourceSlice:
+    def add_device(current: ResourceSlice) -> ResourceSlice:
         runs.append(device_names(current))
         if len(runs) == 1:
             # Between our GET and our PUT another writer changes the object.
@@ -111,7 +111,7 @@ def test_modify_rereads_after_an_injected_409(cluster: DevCluster, client: KubeC
     cluster.faults.add(FaultRule(method="PUT", path_regex=r"resourceslices/s1", status=409, count=1))
     runs = 0
 
-    def relabel(current: V1ResourceSlice) -> V1ResourceSlice:
+    def relabel(current: ResourceSlice) -> ResourceSlice:
         nonlocal runs
         runs += 1
         meta(current).labels = {"run": str(runs)}

@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import pytest
-from kubernetes.client import (
-    ResourceV1Api,
-    ResourceV1ResourceClaim,
-    V1AllocationResult,
-    V1CELDeviceSelector,
-    V1DeviceAllocationResult,
-    V1DeviceRequestAllocationResult,
-    V1DeviceSelector,
-    V1ResourceClaimStatus,
-)
 
-from dra_driver.kube import AlreadyExists, BadRequest, Conflict, KubeClient, NotFound, node_reference
+from dra_driver.kube import (
+    AlreadyExists,
+    BadRequest,
+    Conflict,
+    KubeClient,
+    KubeError,
+    NotFound,
+    node_reference,
+)
+from dra_driver.kube import kinds as client_kinds
 from dra_driver.kube.kinds import KindSpec
-from dra_driver.kube.resources import Resource
-from dra_driver.kube.retry import RetryPolicy
+from dra_driver.kube.models import (
+    AllocationResult,
+    CELDeviceSelector,
+    DeviceAllocationResult,
+    DeviceRequestAllocationResult,
+    DeviceSelector,
+    ResourceClaim,
+    ResourceClaimStatus,
+)
 from tests.kube.objects import (
     DRIVER,
     claim_template,
@@ -33,12 +39,21 @@ from tests.kube.objects import (
 )
 
 
-def test_a_descriptor_without_matching_client_methods_fails_fast(client: KubeClient) -> None:
-    bogus: KindSpec[ResourceV1ResourceClaim] = KindSpec(
-        "Bogus", ResourceV1ResourceClaim, "resource", "bogus_thing", namespaced=True, plural="bogus"
+def test_rest_paths_of_cluster_and_namespaced_kinds() -> None:
+    claims: KindSpec[ResourceClaim] = KindSpec(
+        "ResourceClaim", ResourceClaim, "resource", namespaced=True, plural="resourceclaims"
     )
-    with pytest.raises(TypeError, match="read_namespaced_bogus_thing"):
-        Resource(bogus, ResourceV1Api(client.api_client), RetryPolicy())
+    assert claims.collection_path(None) == "/apis/resource.k8s.io/v1/resourceclaims"
+    assert (
+        claims.object_path("a b", "c/d") == "/apis/resource.k8s.io/v1/namespaces/a%20b/resourceclaims/c%2Fd"
+    )
+    assert client_kinds.NODE.object_path(None, "n1") == "/api/v1/nodes/n1"
+
+
+def test_an_answer_that_is_not_the_kind_is_a_kube_error(client: KubeClient) -> None:
+    """A body that does not fit the model is named like any other failed call, not a ValidationError."""
+    with pytest.raises(KubeError, match=r"not a valid ResourceClaim: spec: Field required"):
+        client.resource_claims.decode("get", "c", "ns", {"metadata": {"name": "c"}})
 
 
 def test_resource_slice_crud_and_optimistic_concurrency(client: KubeClient) -> None:
@@ -114,7 +129,7 @@ def test_device_class_crud(client: KubeClient) -> None:
     current = classes.get(DRIVER)
     assert current.spec is not None
     expression = f'device.driver == "{DRIVER}" && device.attributes["{DRIVER}"].model == "a100"'
-    current.spec.selectors = [V1DeviceSelector(cel=V1CELDeviceSelector(expression=expression))]
+    current.spec.selectors = [DeviceSelector(cel=CELDeviceSelector(expression=expression))]
     classes.update(current)
     stored = classes.get(DRIVER)
     assert stored.spec is not None
@@ -135,14 +150,12 @@ def test_node_crud(client: KubeClient) -> None:
     assert names(client.nodes.list().items) == ["node-a"]
 
 
-def allocation(device: str) -> V1ResourceClaimStatus:
-    result = V1DeviceRequestAllocationResult(request="gpu", driver=DRIVER, pool="node-a", device=device)
-    return V1ResourceClaimStatus(
-        allocation=V1AllocationResult(devices=V1DeviceAllocationResult(results=[result]))
-    )
+def allocation(device: str) -> ResourceClaimStatus:
+    result = DeviceRequestAllocationResult(request="gpu", driver=DRIVER, pool="node-a", device=device)
+    return ResourceClaimStatus(allocation=AllocationResult(devices=DeviceAllocationResult(results=[result])))
 
 
-def allocated_devices(claim: ResourceV1ResourceClaim) -> list[str]:
+def allocated_devices(claim: ResourceClaim) -> list[str]:
     if claim.status is None or claim.status.allocation is None or claim.status.allocation.devices is None:
         return []
     return [r.device for r in claim.status.allocation.devices.results or []]
@@ -181,7 +194,7 @@ def test_modify_status_rereads_and_writes_the_status(client: KubeClient, other_c
     client.resource_claims.create("default", resource_claim("default", "c1"))
     seen: list[str] = []
 
-    def allocate(claim: ResourceV1ResourceClaim) -> ResourceV1ResourceClaim:
+    def allocate(claim: ResourceClaim) -> ResourceClaim:
         seen.append(meta(claim).resource_version or "")
         if len(seen) == 1:
             theirs = other_client.resource_claims.get("default", "c1")

@@ -10,13 +10,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from kubernetes.client import V1ResourceSlice
 
 from dra_driver.devcluster import DevCluster
 from dra_driver.kube import BadRequest, KubeClient, WatchEvent, watch
+from dra_driver.kube.models import ResourceSlice
 from tests.kube.objects import meta, name_of, resource_claim, resource_slice
 
-Event = WatchEvent[V1ResourceSlice]
+Event = WatchEvent[ResourceSlice]
 
 
 def summary(event: WatchEvent[Any]) -> tuple[str, str]:
@@ -89,7 +89,7 @@ def test_list_then_added_modified_deleted_without_bookmarks(
     client.resource_slices.delete("s-old")
     events = watcher.take(3)
     assert [summary(e) for e in events] == [("ADDED", "s-new"), ("MODIFIED", "s-new"), ("DELETED", "s-old")]
-    assert all(isinstance(e.object, V1ResourceSlice) for e in events)
+    assert all(isinstance(e.object, ResourceSlice) for e in events)
     assert meta(events[1].object).labels == {"changed": "yes"}
 
     # Let the server end a watch (timeout 2 s, with bookmarks requested) and check nothing leaked out.

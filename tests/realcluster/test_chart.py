@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import urllib.request
@@ -30,8 +31,6 @@ from kubernetes.client import (
     AuthenticationV1TokenRequest,
     CoreV1Api,
     V1BoundObjectReference,
-    V1Namespace,
-    V1ObjectMeta,
     V1Pod,
     V1ResourceSlice,
     V1SelfSubjectAccessReview,
@@ -39,6 +38,8 @@ from kubernetes.client import (
 )
 from kubernetes.client.exceptions import ApiException
 
+from dra_driver.kube import AlreadyExists
+from dra_driver.kube.models import Namespace, ObjectMeta
 from dra_driver.realcluster import RealCluster
 from dra_driver.realcluster.kubelet import PodKubelet
 from dra_driver.realcluster.processes import free_port, port_open
@@ -86,13 +87,8 @@ def _kubectl(cluster: RealCluster, *args: str, stdin: str | None = None) -> subp
 
 
 def _ensure_namespace(cluster: RealCluster) -> None:
-    try:
-        CoreV1Api(cluster.client.api_client).create_namespace(
-            V1Namespace(metadata=V1ObjectMeta(name=CHART_NAMESPACE))
-        )
-    except ApiException as exc:
-        if exc.status != 409:
-            raise
+    with contextlib.suppress(AlreadyExists):
+        cluster.client.namespaces.create(Namespace(metadata=ObjectMeta(name=CHART_NAMESPACE)))
 
 
 @pytest.mark.parametrize("values", sorted(VALUE_SETS))
@@ -172,6 +168,7 @@ def _bound_token(cluster: RealCluster, account: str, node: str | None) -> str:
 
 
 def _slice(node: str, name: str) -> V1ResourceSlice:
+    """A slice for the official client: these tests speak as other identities through it."""
     return V1ResourceSlice.model_validate(
         {
             "apiVersion": "resource.k8s.io/v1",

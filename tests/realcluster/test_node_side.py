@@ -21,9 +21,10 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
-from kubernetes.client import CoreV1Api, V1Pod
+from kubernetes.client import CoreV1Api
 
 from dra_driver.kube import NotFound
+from dra_driver.kube.models import Pod
 from dra_driver.realcluster.kubelet import PodKubelet
 from tests.realcluster.support import TIMEOUT_S, PluginNode, apply, plugin_node
 from tests.support.podman import PODMAN, SYSTEM_CDI_DIR, missing_prerequisite
@@ -159,7 +160,7 @@ def test_pod_is_prepared_after_reservation_and_released_after_deletion(node: Plu
         assert share_env["CUDA_DEVICE_SM_LIMIT_0"] == "50"
         plain_env = _env_of_spec(node.cdi_dir, plain_uid)
         assert "CUDA_DEVICE_MEMORY_LIMIT_0" not in plain_env, "a whole card gets no interception"
-        pod_obj: V1Pod = node.scope.client.pods.get(node.scope.namespace, pod)
+        pod_obj: Pod = node.scope.client.pods.get(node.scope.namespace, pod)
         assert pod_obj.status is not None and pod_obj.status.phase == "Running"
         _delete_and_check_release(node, pod, kubelet, uid)
 
@@ -170,7 +171,7 @@ def test_podman_container_sees_the_limits_of_the_real_allocation(
 ) -> None:
     seen: dict[str, str] = {}
 
-    def run(pod: V1Pod, cdi: Mapping[str, tuple[str, ...]]) -> None:
+    def run(pod: Pod, cdi: Mapping[str, tuple[str, ...]]) -> None:
         devices = [flag for ids in cdi.values() for i in ids for flag in ("--device", i)]
         done = subprocess.run(
             [*PODMAN, *devices, "--rootfs", str(rootfs), "/bin/sh", "-c", "env"],

@@ -38,9 +38,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes.client import CoreV1Api, V1Namespace, V1ObjectMeta
+from kubernetes.client import CoreV1Api
 
 from dra_driver.kube import KubeClient
+from dra_driver.kube.models import Namespace, ObjectMeta
 from dra_driver.realcluster import RealCluster
 from dra_driver.sim import ClusterState, Pending, Placement, Policy
 from dra_driver.sim.workloads import POD_OWNERS, expand_pods
@@ -236,8 +237,7 @@ def test_example_placed_by_the_real_scheduler(
     kube = real_cluster.client
     nodes = [node for node, _ in expected.nodes]
     namespace = f"ex-{extender.policy}-{folder.name}"[:63]
-    core = CoreV1Api(kube.api_client)
-    core.create_namespace(V1Namespace(metadata=V1ObjectMeta(name=namespace)))
+    kube.namespaces.create(Namespace(metadata=ObjectMeta(name=namespace)))
     _kubectl(real_cluster, namespace, device_class(expected.driver))  # the chart's DeviceClass
     for node in nodes:
         real_cluster.create_node(node)

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes.client import V1ResourceSlice
 
 from dra_driver.controller import SlicePublisher
 from dra_driver.devcluster import DevCluster
@@ -28,6 +27,7 @@ from dra_driver.devices.mock import MOCK_PROFILES
 from dra_driver.devices.registry import DRIVER_FOR_BACKEND
 from dra_driver.kube import KubeClient
 from dra_driver.kube.features import FeatureGate
+from dra_driver.kube.models import ResourceSlice
 from dra_driver.slices import SharingMode, SliceOptions, slice_content
 from tests.realcluster.support import assert_fully_stopped
 from tests.support.realcluster import RealScope, start_real_cluster
@@ -55,12 +55,12 @@ def _publisher(
     )
 
 
-def _stored(client: KubeClient, publisher: SlicePublisher) -> dict[str, V1ResourceSlice]:
+def _stored(client: KubeClient, publisher: SlicePublisher) -> dict[str, ResourceSlice]:
     items = client.resource_slices.list(field_selector=publisher.field_selector).items
     return {s.metadata.name: s for s in items if s.metadata is not None and s.metadata.name}
 
 
-def _contents(slices: Mapping[str, V1ResourceSlice] | Sequence[V1ResourceSlice]) -> dict[str, Any]:
+def _contents(slices: Mapping[str, ResourceSlice] | Sequence[ResourceSlice]) -> dict[str, Any]:
     values = slices.values() if isinstance(slices, Mapping) else slices
     return {s.metadata.name: slice_content(s) for s in values if s.metadata and s.metadata.name}
 

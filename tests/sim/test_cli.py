@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 import yaml
-from kubernetes.client import CoreV1Api, ResourceV1ResourceClaim, V1Namespace, V1ObjectMeta, V1ResourceSlice
 
 from dra_driver.cli import explain, simulate
 from dra_driver.cli.common import CommandError
 from dra_driver.devcluster import DevCluster
 from dra_driver.kube import KubeClient
+from dra_driver.kube.models import Namespace, ObjectMeta, ResourceClaim, ResourceSlice
 from tests.sim.builders import allocated, claim, mock_slices
 from tests.sim.builders import exact as _exact
 
@@ -244,15 +244,15 @@ def test_simulate_and_explain_from_a_cluster(tmp_path: Path, capsys: pytest.Capt
         cluster.create_node("node-a")
         with KubeClient.from_kubeconfig(kubeconfig) as client:
             for body in mock_slices("node-a", "a100x4"):
-                client.resource_slices.create(V1ResourceSlice.model_validate(body))
-            CoreV1Api(client.api_client).create_namespace(
-                V1Namespace(
-                    metadata=V1ObjectMeta(name="ops", labels={"resource.kubernetes.io/admin-access": "true"})
+                client.resource_slices.create(ResourceSlice.model_validate(body))
+            client.namespaces.create(
+                Namespace(
+                    metadata=ObjectMeta(name="ops", labels={"resource.kubernetes.io/admin-access": "true"})
                 )
             )
             pending = claim("in-cluster", exact("gpu", f'{MOCK}.productName == "H100"'), namespace="ops")
             pending["metadata"].pop("uid")
-            client.resource_claims.create("ops", ResourceV1ResourceClaim.model_validate(pending))
+            client.resource_claims.create("ops", ResourceClaim.model_validate(pending))
         files = _write(tmp_path / "claims.yaml", [claim("admin", exact("gpu", admin=True), namespace="ops")])
         assert _run(["simulate", "--kubeconfig", str(kubeconfig), "--claims", str(files), "--json"]) == 0
         report = json.loads(capsys.readouterr().out)

@@ -13,10 +13,10 @@ from importlib import resources
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from kubernetes.client import V1ResourceSlice
 from referencing import Registry, Resource
 
 from dra_driver.devices import AcceleratorDevice, Version
+from dra_driver.kube.models import ResourceSlice
 
 GIB = 1024**3
 MIB = 1024**2
@@ -110,7 +110,7 @@ def validator(version: str) -> Draft202012Validator:
     return Draft202012Validator(schema, registry=registry)
 
 
-def as_dict(slice_: V1ResourceSlice) -> dict[str, Any]:
+def as_dict(slice_: ResourceSlice) -> dict[str, Any]:
     return slice_.model_dump(by_alias=True, exclude_none=True)
 
 

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from kubernetes.client import V1DeviceTaint, V1ResourceSlice
 
 from dra_driver.kube.features import FeatureGate, KubeVersion
+from dra_driver.kube.models import DeviceTaint, ResourceSlice
 from dra_driver.slices import SharingMode, SliceOptions, build_slices, dropped_gates, slice_content
 from tests.slices.slices_support import DRIVER, NODE, a100_node, as_dict
 
@@ -19,19 +19,19 @@ TAINTS = FeatureGate.DRA_DEVICE_TAINTS
 BINDING = FeatureGate.DRA_DEVICE_BINDING_CONDITIONS
 
 
-def _slices(mode: SharingMode, version: str = "1.36") -> list[V1ResourceSlice]:
+def _slices(mode: SharingMode, version: str = "1.36") -> list[ResourceSlice]:
     options = SliceOptions(kube_version=KubeVersion.parse(version))
     return build_slices(a100_node(), driver=DRIVER, node_name=NODE, mode=mode, options=options)
 
 
 def _stored(
-    sent: V1ResourceSlice, strip: Callable[[dict[str, Any]], None] = lambda spec: None
-) -> V1ResourceSlice:
+    sent: ResourceSlice, strip: Callable[[dict[str, Any]], None] = lambda spec: None
+) -> ResourceSlice:
     """What an API server returns: the sent object after a JSON round trip, minus stripped fields."""
     body = json.loads(json.dumps(as_dict(sent)))
     body["metadata"].update({"uid": "1234", "resourceVersion": "7", "generation": 1})
     strip(body["spec"])
-    return V1ResourceSlice.model_validate(body)
+    return ResourceSlice.model_validate(body)
 
 
 def _strip_device_field(*fields: str) -> Callable[[dict[str, Any]], None]:
@@ -92,7 +92,7 @@ def test_taints_binding_and_per_device_node_selection_are_detected() -> None:
     sent = _slices(SharingMode.EXCLUSIVE)[0]
     assert sent.spec.devices
     device = sent.spec.devices[0]
-    device.taints = [V1DeviceTaint(key="hdra.io/unhealthy", value="xid-79", effect="NoSchedule")]
+    device.taints = [DeviceTaint(key="hdra.io/unhealthy", value="xid-79", effect="NoSchedule")]
     assert dropped_gates(sent, _stored(sent, _strip_device_field("taints"))) == {TAINTS}
     device.binds_to_node = True
     assert dropped_gates(sent, _stored(sent, _strip_device_field("taints", "bindsToNode"))) == {
@@ -117,7 +117,7 @@ def test_taints_binding_and_per_device_node_selection_are_detected() -> None:
 def test_several_gates_at_once_and_missing_devices() -> None:
     sent = _slices(SharingMode.CAPACITY)[0]
     assert sent.spec.devices
-    sent.spec.devices[1].taints = [V1DeviceTaint(key="hdra.io/unhealthy", effect="NoExecute")]
+    sent.spec.devices[1].taints = [DeviceTaint(key="hdra.io/unhealthy", effect="NoExecute")]
 
     def strip(spec: dict[str, Any]) -> None:
         _strip_device_field("allowMultipleAllocations", "taints")(spec)
@@ -167,9 +167,7 @@ def test_slice_content_sees_device_changes(change: Callable[[dict[str, Any]], No
 def test_slice_content_ignores_server_spelling() -> None:
     sent = _slices(SharingMode.CAPACITY)[0]
     assert sent.spec.devices
-    sent.spec.devices[0].taints = [
-        V1DeviceTaint(key="hdra.io/unhealthy", value="xid-79", effect="NoSchedule")
-    ]
+    sent.spec.devices[0].taints = [DeviceTaint(key="hdra.io/unhealthy", value="xid-79", effect="NoSchedule")]
 
     def respell(spec: dict[str, Any]) -> None:
         device = spec["devices"][0]

@@ -6,12 +6,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from kubernetes.client import V1Counter, V1Device, V1DeviceCounterConsumption
 from kubernetes.utils.quantity import parse_quantity as k8s_quantity
 from pydantic import ValidationError
 
 from dra_driver.devices import AcceleratorDevice, Version
 from dra_driver.kube.features import KubeVersion
+from dra_driver.kube.models import Counter, Device, DeviceCounterConsumption
 from dra_driver.slices import SharingMode, SliceOptions, build_slices
 from dra_driver.slices.attributes import check_device_size
 from dra_driver.slices.limits import limits_for
@@ -250,11 +250,11 @@ def test_driver_version_must_be_semver() -> None:
     ],
 )
 def test_counter_consumption_limits(version: str, entries: int, counters: int, message: str) -> None:
-    device = V1Device(
+    device = Device(
         name="gpu-0",
         consumes_counters=[
-            V1DeviceCounterConsumption(
-                counter_set=f"set-{e}", counters={f"c{i}": V1Counter(value="1") for i in range(counters)}
+            DeviceCounterConsumption(
+                counter_set=f"set-{e}", counters={f"c{i}": Counter(value="1") for i in range(counters)}
             )
             for e in range(entries)
         ],

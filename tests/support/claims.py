@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubernetes.client import ResourceV1ResourceClaim
-
 from dra_driver.kube import KubeClient
+from dra_driver.kube.models import ResourceClaim
 
 
 @dataclass(frozen=True)
@@ -40,10 +39,10 @@ class ClaimSpec:
     capacity: dict[str, str] | None = None  # exactly.capacity.requests of every request
 
 
-def create_allocated_claim(kube: KubeClient, spec: ClaimSpec) -> ResourceV1ResourceClaim:
+def create_allocated_claim(kube: KubeClient, spec: ClaimSpec) -> ResourceClaim:
     """Create the claim, then write status.allocation as the scheduler would; returns the stored claim."""
     requests = sorted({r.request.split("/")[0] for r in spec.results})
-    body = ResourceV1ResourceClaim.model_validate(
+    body = ResourceClaim.model_validate(
         {
             "apiVersion": "resource.k8s.io/v1",
             "kind": "ResourceClaim",
@@ -99,6 +98,4 @@ def create_allocated_claim(kube: KubeClient, spec: ClaimSpec) -> ResourceV1Resou
             },
         }
     }
-    return kube.resource_claims.update_status(
-        spec.namespace, ResourceV1ResourceClaim.model_validate(created_dict)
-    )
+    return kube.resource_claims.update_status(spec.namespace, ResourceClaim.model_validate(created_dict))

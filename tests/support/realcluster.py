@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from kubernetes.client import CoreV1Api, V1DeleteOptions, V1Namespace, V1ObjectMeta
+from kubernetes.client import CoreV1Api, V1DeleteOptions
 from kubernetes.client.exceptions import ApiException
 
 from dra_driver.cli.common import format_table
 from dra_driver.kube import KubeClient, KubeError
+from dra_driver.kube.models import Namespace, ObjectMeta
 from dra_driver.realcluster import RealCluster, RealClusterError
 from dra_driver.realcluster.processes import free_port
 
@@ -104,9 +105,7 @@ class RealScope:
 def real_scope(real_cluster: RealCluster) -> Iterator[RealScope]:
     prefix = f"t{next(_counter)}-{uuid.uuid4().hex[:6]}"
     namespace = f"{prefix}-ns"
-    CoreV1Api(real_cluster.client.api_client).create_namespace(
-        V1Namespace(metadata=V1ObjectMeta(name=namespace))
-    )
+    real_cluster.client.namespaces.create(Namespace(metadata=ObjectMeta(name=namespace)))
     scope = RealScope(real_cluster, prefix, namespace)
     try:
         yield scope

@@ -6,10 +6,11 @@ import json
 from typing import Any
 
 import kubernetes_validate
-from kubernetes.client import CoreV1Api, V1Namespace, V1ObjectMeta
+from kubernetes.client import CoreV1Api
 
 from dra_driver.devices import AcceleratorDevice
 from dra_driver.kube import KubeClient
+from dra_driver.kube.models import Namespace, ObjectMeta
 from dra_driver.parameters import Priority, decode_config
 from dra_driver.webhook import IGNORE_LABEL, AdmissionHandler, apply_patch
 from tests.webhook.support import decoded_patch, pod, request_of, review
@@ -24,7 +25,7 @@ def _admit(handler: AdmissionHandler, obj: dict[str, Any], **options: Any) -> di
 def _templates(kube: KubeClient, namespace: str = "default") -> dict[str, dict[str, Any]]:
     items = kube.resource_claim_templates.list(namespace).items
     return {
-        t.metadata.name: kube.api_client.sanitize_for_serialization(t)  # type: ignore[no-untyped-call]
+        t.metadata.name: t.to_json()
         for t in items
         if t.metadata and t.metadata.name
     }
@@ -97,9 +98,12 @@ def test_ignore_label_on_pod_and_on_namespace(fast_kube: KubeClient) -> None:
     answer = _admit(handler, pod(limits, labels={"hdra.io/webhook": "ignore"}))
     assert answer["response"] == {"uid": answer["response"]["uid"], "allowed": True}
 
-    core = CoreV1Api(fast_kube.api_client)
-    core.create_namespace(V1Namespace(metadata=V1ObjectMeta(name="legacy", labels={IGNORE_LABEL: "ignore"})))
-    core.create_namespace(V1Namespace(metadata=V1ObjectMeta(name="modern", labels={IGNORE_LABEL: "convert"})))
+    fast_kube.namespaces.create(
+        Namespace(metadata=ObjectMeta(name="legacy", labels={IGNORE_LABEL: "ignore"}))
+    )
+    fast_kube.namespaces.create(
+        Namespace(metadata=ObjectMeta(name="modern", labels={IGNORE_LABEL: "convert"}))
+    )
     answer = _admit(handler, pod(limits), namespace="legacy")
     assert decoded_patch(answer) == []
     assert _templates(fast_kube, "legacy") == {}

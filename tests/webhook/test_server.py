@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes.client import ApiClient, Configuration
 
 from dra_driver.kube import KubeClient, RetryPolicy
+from dra_driver.kube.config import ClusterConfig
+from dra_driver.kube.credentials import NoCredentials
+from dra_driver.kube.transport import Transport
 from dra_driver.webhook import WebhookServer, apply_patch
 from tests.webhook.support import (
     CertPair,
@@ -226,7 +228,7 @@ def test_api_failure_denies_with_the_cause(certs: CertPair) -> None:
     dead_port = listener.getsockname()[1]
     listener.close()  # nothing listens there any more: every API call fails fast
     dead = KubeClient(
-        ApiClient(Configuration(host=f"http://127.0.0.1:{dead_port}")),
+        Transport(ClusterConfig(server=f"http://127.0.0.1:{dead_port}", credentials=NoCredentials())),
         retry=RetryPolicy(attempts=1, deadline_s=2.0, request_timeout_s=1.0),
     )
     with WebhookServer(certs.cert, certs.key, host="127.0.0.1", port=0, kube=dead) as server:

@@ -10,11 +10,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from kubernetes.client import V1Namespace, V1ObjectMeta
 
 from dra_driver.devcluster import DevCluster
 from dra_driver.devices import AcceleratorDevice
 from dra_driver.kube import KubeClient
+from dra_driver.kube.models import Namespace, ObjectMeta
 from dra_driver.webhook import IGNORE_LABEL, AdmissionHandler, apply_patch
 from dra_driver.webhook.state import TemplateState, WatchedState
 from dra_driver.webhook.template_gc import LAST_USED
@@ -96,7 +96,7 @@ def test_namespace_labels_come_from_the_namespace_watch(
     cluster: DevCluster, fast_kube: KubeClient, state: WatchedState
 ) -> None:
     fast_kube.namespaces.create(
-        V1Namespace(metadata=V1ObjectMeta(name="legacy", labels={IGNORE_LABEL: "ignore"}))
+        Namespace(metadata=ObjectMeta(name="legacy", labels={IGNORE_LABEL: "ignore"}))
     )
     _until(lambda: state.namespace_labels("legacy") is not None)
     handler = AdmissionHandler(fast_kube, state)

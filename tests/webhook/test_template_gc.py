@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from kubernetes.client import V1Pod, V1ResourceClaimTemplate
 
 from dra_driver.kube import KubeClient
+from dra_driver.kube.models import Pod, ResourceClaimTemplate
 from dra_driver.webhook.cluster import create_template
 from dra_driver.webhook.template import claim_template
 from dra_driver.webhook.template_gc import LAST_USED, collect
@@ -38,7 +38,7 @@ def _pod(kube: KubeClient, name: str, template: str) -> None:
             "resourceClaims": [{"name": "gpu", "resourceClaimTemplateName": template}],
         },
     }
-    kube.pods.create("default", V1Pod.model_validate(pod))
+    kube.pods.create("default", Pod.model_validate(pod))
 
 
 def _names(kube: KubeClient) -> set[str]:
@@ -57,7 +57,7 @@ def test_only_unused_generated_templates_past_their_grace_are_deleted(kube: Kube
     orphan = _generated(kube, "orphan")
     named = _generated(kube, "named")
     _pod(kube, "runs", named)
-    foreign = V1ResourceClaimTemplate.model_validate(
+    foreign = ResourceClaimTemplate.model_validate(
         {"metadata": {"name": "users-own", "namespace": "default"}, "spec": {"spec": SPEC}}
     )
     kube.resource_claim_templates.create("default", foreign)

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from pydantic import StrictInt, StrictStr
+from pydantic import StrictBool, StrictInt, StrictStr
 
 from .base import KubeModel, Quantity, Time
 from .meta import ObjectMeta, ObjectReference
@@ -40,6 +40,22 @@ class NodeCondition(KubeModel):
     last_transition_time: Time | None = None
 
 
+class Taint(KubeModel):
+    openapi = "io.k8s.api.core.v1.Taint"
+
+    key: StrictStr
+    effect: StrictStr
+    value: StrictStr | None = None
+    time_added: Time | None = None
+
+
+class NodeSpec(KubeModel):
+    openapi = "io.k8s.api.core.v1.NodeSpec"
+
+    taints: list[Taint] | None = None
+    unschedulable: StrictBool | None = None
+
+
 class NodeStatus(KubeModel):
     openapi = "io.k8s.api.core.v1.NodeStatus"
 
@@ -55,7 +71,7 @@ class Node(KubeModel):
     api_version: StrictStr | None = None
     kind: StrictStr | None = None
     metadata: ObjectMeta | None = None
-    spec: dict[str, Any] | None = None
+    spec: NodeSpec | None = None
     status: NodeStatus | None = None
 
 
@@ -84,19 +100,49 @@ class PodResourceClaimStatus(KubeModel):
     resource_claim_name: StrictStr | None = None
 
 
+class ResourceRequirements(KubeModel):
+    openapi = "io.k8s.api.core.v1.ResourceRequirements"
+
+    limits: dict[str, Quantity] | None = None
+    requests: dict[str, Quantity] | None = None
+
+
+class Container(KubeModel):
+    """The parts of a container hdra reads; the rest stays as the server sent it."""
+
+    openapi = "io.k8s.api.core.v1.Container"
+
+    name: StrictStr
+    image: StrictStr | None = None
+    resources: ResourceRequirements | None = None
+
+
 class PodSpec(KubeModel):
-    """The parts of a PodSpec hdra reads; containers and the rest stay as the server sent them."""
+    """The parts of a PodSpec hdra reads; the rest stays as the server sent it."""
 
     openapi = "io.k8s.api.core.v1.PodSpec"
 
+    containers: list[Container]
     node_name: StrictStr | None = None
     resource_claims: list[PodResourceClaim] | None = None
+
+
+class PodCondition(KubeModel):
+    openapi = "io.k8s.api.core.v1.PodCondition"
+
+    type: StrictStr
+    status: StrictStr
+    reason: StrictStr | None = None
+    message: StrictStr | None = None
+    last_probe_time: Time | None = None
+    last_transition_time: Time | None = None
 
 
 class PodStatus(KubeModel):
     openapi = "io.k8s.api.core.v1.PodStatus"
 
     phase: StrictStr | None = None
+    conditions: list[PodCondition] | None = None
     resource_claim_statuses: list[PodResourceClaimStatus] | None = None
 
 
