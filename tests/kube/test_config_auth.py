@@ -73,8 +73,9 @@ def server(pki: Pki) -> Iterator[TlsServer]:
             seen.authorization.append(auth)
             seen.impersonate.append(self.headers.get("Impersonate-User"))
             peer = self.connection.getpeercert() if isinstance(self.connection, ssl.SSLSocket) else None
-            subject = dict(pair[0] for pair in peer["subject"]) if peer else {}
-            seen.client_cn.append(subject.get("commonName"))
+            subject: Any = peer["subject"] if peer else ()  # ((("commonName", "alice"),), ...)
+            names = dict(rdn[0] for rdn in subject)
+            seen.client_cn.append(names.get("commonName"))
             if seen.accepted and auth not in seen.accepted:
                 body = {"kind": "Status", "code": 401, "reason": "Unauthorized", "message": "Unauthorized"}
                 self._answer(401, body)

@@ -24,11 +24,7 @@ def _admit(handler: AdmissionHandler, obj: dict[str, Any], **options: Any) -> di
 
 def _templates(kube: KubeClient, namespace: str = "default") -> dict[str, dict[str, Any]]:
     items = kube.resource_claim_templates.list(namespace).items
-    return {
-        t.metadata.name: t.to_json()
-        for t in items
-        if t.metadata and t.metadata.name
-    }
+    return {t.metadata.name: t.to_json() for t in items if t.metadata and t.metadata.name}
 
 
 def test_percentage_becomes_first_available_over_the_cluster_card_sizes(
