@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import re
 import subprocess
 import sys
@@ -75,6 +76,32 @@ def test_the_demo_loads_the_cel_engine_without_its_cli() -> None:
     assert "dra_driver.runtime.cel_loader" in modules and "dra_driver.sim.cel_env" in modules
     shell = {"typer", "rich", "prompt_toolkit", "pygments"}
     assert [m for m in modules if m.split(".")[0] in shell or m == "cel.cli"] == []
+
+
+# What a whole `hdra demo` run must not load (issue 17 item 6): the official client (hdra's own
+# kube client and models serve the demo), its requests/oauthlib, and the schema libraries, which the
+# dev cluster needs only to word a rejection (the demo's writes are all valid).
+DEMO_NEVER_LOADS = frozenset(
+    {"kubernetes", "requests", "oauthlib", "jsonschema", "kubernetes_validate", "referencing"}
+)
+
+
+def test_a_whole_demo_run_loads_neither_the_official_client_nor_the_schema_libraries() -> None:
+    script = (
+        "import contextlib, io, json, sys\n"
+        "from dra_driver.cli.main import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    code = main(['demo'])\n"
+        "print(json.dumps({'code': code, 'modules': sorted(sys.modules)}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False, cwd=REPO
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    assert report["code"] == 0
+    assert "dra_driver.devcluster.schema" in report["modules"]  # the dev cluster did validate
+    assert [m for m in report["modules"] if m.split(".")[0] in DEMO_NEVER_LOADS] == []
 
 
 @pytest.mark.parametrize("command", list(cli_main.COMMANDS))
