@@ -3,6 +3,14 @@
 Measures, each from the slices hdra publishes for mock H200 nodes (8 cards each, capacity mode):
 - ``allocate``: 1,000 one-card claims (16Gi of memory, 10 % of cores each) placed and committed
   one by one over 100 nodes, for the default first fit and for binpack and spread — claims/s;
+- ``mix``: the same over a mixed cluster and workload (every tenth node in partitions mode; claims
+  of different memory/core sizes, two-card claims, whole cards, partitions, CEL selectors, and
+  claims that fit nowhere and stay pending) — claims/s;
+- each allocate and mix row also prints a ``digest``: SHA-256 over every outcome in claim order
+  (the node, each claim's allocation with its devices, consumed capacity and share IDs, or
+  "pending"; with ``--messages`` also every pending claim's full diagnostic text, which makes
+  the run slower). The digests of a run are what "results identical" is checked against
+  (``tests/sim/test_allocator_digest.py`` pins them on smaller sizes);
 - ``cel``: a typical selector (product name and a memory quantity comparison) evaluated on every
   device, with compiled programs and device contexts cached as the allocator does — evaluations/s —
   beside the rate when each evaluation compiles (and checks) its expression again: the in-run
@@ -20,7 +28,9 @@ Run: ``.venv/bin/python benchmarks/allocator.py [--quick] [--json FILE]``.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import random
 import sys
 import time
 import tracemalloc
@@ -28,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from dra_driver.devices import make_backend
-from dra_driver.sim import ClusterState, Placement, default_device_classes
+from dra_driver.sim import ClusterState, Pending, Placement, default_device_classes
 from dra_driver.sim.cel_env import CelEngine, check_expression
 from dra_driver.sim.gates import FeatureGates
 from dra_driver.slices import SharingMode, build_slices
@@ -41,18 +51,22 @@ SELECTOR = (
 )
 
 
-def node_slices(nodes: int, prefix: str = "bench") -> list[dict[str, Any]]:
+def node_slices(nodes: int, prefix: str = "bench", *, partitions_every: int = 0) -> list[dict[str, Any]]:
+    """Slices of ``nodes`` h200x8 nodes in capacity mode; with ``partitions_every`` n, every n-th
+    node (the n-th, 2n-th, ...) in partitions mode instead."""
     out: list[dict[str, Any]] = []
     for i in range(nodes):
         node = f"{prefix}-{i:05d}"
+        mode = SharingMode.CAPACITY
+        if partitions_every and i % partitions_every == partitions_every - 1:
+            mode = SharingMode.PARTITIONS
         cards = make_backend("mock", node_name=node, profile="h200x8").discover()
-        built = build_slices(cards, driver=DRIVER, node_name=node, mode=SharingMode.CAPACITY)
+        built = build_slices(cards, driver=DRIVER, node_name=node, mode=mode)
         out.extend(s.model_dump(by_alias=True, exclude_none=True, mode="json") for s in built)
     return out
 
 
-def one_card_claim(i: int) -> dict[str, Any]:
-    request = {"deviceClassName": DRIVER, "capacity": {"requests": {"memory": "16Gi", "cores": "10"}}}
+def claim_of(i: int, request: dict[str, Any]) -> dict[str, Any]:
     return {
         "apiVersion": "resource.k8s.io/v1",
         "kind": "ResourceClaim",
@@ -61,17 +75,93 @@ def one_card_claim(i: int) -> dict[str, Any]:
     }
 
 
-def allocate(slices: list[dict[str, Any]], claims: int, policy: str | None) -> dict[str, float]:
+def one_card_claim(i: int) -> dict[str, Any]:
+    return claim_of(
+        i, {"deviceClassName": DRIVER, "capacity": {"requests": {"memory": "16Gi", "cores": "10"}}}
+    )
+
+
+MIX_KINDS = {
+    "share": 9,
+    "two-cards": 3,
+    "whole-card": 2,
+    "partition": 1,
+    "selector": 2,
+    "one-card": 1,
+    "too-big": 1,
+    "too-many": 1,
+}
+"""Kind of mixed claim → weight (claims drawn per index from a seeded generator)."""
+
+
+def mixed_claim(i: int) -> dict[str, Any]:
+    """Claim ``i`` of the mixed workload (the same for the same ``i``, independent of the others)."""
+    rng = random.Random(1000 + i)
+    kind = rng.choices(list(MIX_KINDS), weights=list(MIX_KINDS.values()))[0]
+    memory = rng.choice(["2Gi", "4Gi", "8Gi", "16Gi", "24Gi", "40Gi", "70Gi"])
+    cores = rng.choice([None, "5", "10", "25", "50"])
+    requests: dict[str, str] = {"memory": memory} if cores is None else {"memory": memory, "cores": cores}
+    request: dict[str, Any] = {"deviceClassName": DRIVER}
+    if kind == "share":
+        request["capacity"] = {"requests": requests}
+    elif kind == "two-cards":
+        request |= {"count": 2, "capacity": {"requests": {"memory": rng.choice(["8Gi", "16Gi", "32Gi"])}}}
+    elif kind == "whole-card":
+        request["capacity"] = {"requests": {"memory": "141Gi"}}
+    elif kind == "partition":
+        request["selectors"] = [{"cel": {"expression": f'"parentUUID" in device.attributes["{DRIVER}"]'}}]
+    elif kind == "selector":
+        request |= {
+            "selectors": [{"cel": {"expression": SELECTOR}}],
+            "capacity": {"requests": {"memory": "8Gi"}},
+        }
+    elif kind == "one-card":
+        return one_card_claim(i)
+    elif kind == "too-big":  # above every device's memory: pending everywhere
+        request["capacity"] = {"requests": {"memory": "200Gi"}}
+    else:  # too-many: nine cards of 100Gi, one more than a node has
+        request |= {"count": 9, "capacity": {"requests": {"memory": "100Gi"}}}
+    return claim_of(i, request)
+
+
+def outcome_line(index: int, outcome: Placement | Pending, *, messages: bool) -> str:
+    """One outcome as a canonical JSON line for the digest."""
+    if isinstance(outcome, Placement):
+        allocations = [[a.key, a.new, a.allocation] for a in outcome.allocations]
+        return json.dumps([index, outcome.node, allocations], sort_keys=True)
+    return json.dumps([index, "pending", outcome.message if messages else None], sort_keys=True)
+
+
+def allocate(
+    slices: list[dict[str, Any]],
+    claims: list[dict[str, Any]],
+    policy: str | None,
+    *,
+    messages: bool = False,
+) -> dict[str, Any]:
+    """Place and commit ``claims`` one by one; claims/s and the digest of every outcome."""
     state = ClusterState(slices, seed=1)
+    outcomes: list[Placement | Pending] = []
     start = time.perf_counter()
     placed = 0
-    for i in range(claims):
-        outcome = state.place_pod([one_card_claim(i)], policy=policy)
+    for claim in claims:
+        outcome = state.place_pod([claim], policy=policy)
         if isinstance(outcome, Placement):
             state.commit(outcome)
             placed += 1
+        outcomes.append(outcome)
     seconds = time.perf_counter() - start
-    return {"claims": claims, "placed": placed, "seconds": seconds, "claims_per_s": claims / seconds}
+    digest = hashlib.sha256()  # messages are read only now: they must describe the state at their claim
+    for index, outcome in enumerate(outcomes):
+        digest.update(outcome_line(index, outcome, messages=messages).encode() + b"\n")
+    return {
+        "claims": len(claims),
+        "placed": placed,
+        "seconds": seconds,
+        "claims_per_s": len(claims) / seconds,
+        "pending": len(claims) - placed,
+        "digest": digest.hexdigest()[:16],
+    }
 
 
 def cel_rates(slices: list[dict[str, Any]], rounds: int) -> dict[str, float]:
@@ -188,13 +278,29 @@ def oracle_ratio(nodes: int, claims: int) -> dict[str, float]:
     }
 
 
+POLICIES = (None, "binpack", "spread")
+
+
 def run(
-    nodes: int, claims: int, cel_rounds: int, memory_nodes: int, oracle: tuple[int, int]
+    nodes: int,
+    claims: int,
+    cel_rounds: int,
+    memory_nodes: int,
+    oracle: tuple[int, int],
+    *,
+    messages: bool = False,
 ) -> dict[str, Any]:
     slices = node_slices(nodes)
+    mix = node_slices(nodes, prefix="mix", partitions_every=10)
+    one_card = [one_card_claim(i) for i in range(claims)]
+    mixed = [mixed_claim(i) for i in range(claims)]
     return {
         "allocate": {
-            policy or "first-fit": allocate(slices, claims, policy) for policy in (None, "binpack", "spread")
+            policy or "first-fit": allocate(slices, one_card, policy, messages=messages)
+            for policy in POLICIES
+        },
+        "mix": {
+            policy or "first-fit": allocate(mix, mixed, policy, messages=messages) for policy in POLICIES
         },
         "cel": cel_rates(slices, cel_rounds),
         "memory": memory(memory_nodes),
@@ -205,13 +311,15 @@ def run(
 
 def table(result: dict[str, Any]) -> str:
     rows: list[tuple[str, str]] = []
-    for policy, r in result["allocate"].items():
-        rows.append(
-            (
-                f"allocate {policy}: {int(r['claims'])} claims, {result['nodes']} nodes x 8",
-                f"{r['claims_per_s']:.0f} claims/s ({int(r['placed'])} placed, {r['seconds']:.2f} s)",
+    for part, what in (("allocate", "one-card claims"), ("mix", "mixed claims")):
+        for policy, r in result[part].items():
+            rows.append(
+                (
+                    f"{part} {policy}: {int(r['claims'])} {what}, {result['nodes']} nodes x 8",
+                    f"{r['claims_per_s']:.0f} claims/s ({int(r['placed'])} placed, {r['seconds']:.2f} s, "
+                    f"digest {r['digest']})",
+                )
             )
-        )
     cel = result["cel"]
     rows += [
         (f"CEL cached: evaluations/s over {int(cel['devices'])} devices", f"{cel['cached_per_s']:.0f}"),
@@ -253,17 +361,23 @@ def main() -> int:
         "--quick", action="store_true", help="a small run for CI: 10 nodes, 100 claims, 500 nodes"
     )
     parser.add_argument("--json", type=Path, default=None, help="also write the result as JSON here")
+    parser.add_argument(
+        "--messages",
+        action="store_true",
+        help="include every pending claim's diagnostic text in the digests (slower)",
+    )
     args = parser.parse_args()
     oracle = (10, 200)
     if args.quick:
         args.nodes, args.claims, args.cel_rounds, args.memory_nodes = 10, 100, 5, 500
         oracle = (3, 30)
-    result = run(args.nodes, args.claims, args.cel_rounds, args.memory_nodes, oracle)
+    result = run(args.nodes, args.claims, args.cel_rounds, args.memory_nodes, oracle, messages=args.messages)
     print(table(result))
     if args.json is not None:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
     agree = result["oracle"]["agree"] == result["oracle"]["claims"]
-    return 0 if agree and all(r["placed"] == r["claims"] for r in result["allocate"].values()) else 1
+    placed = all(r["placed"] == r["claims"] for r in result["allocate"].values())
+    return 0 if agree and placed else 1
 
 
 if __name__ == "__main__":

@@ -14,12 +14,15 @@ allocation takes of every capacity) and ``check_capacity`` (whether it still fit
 * fits when (already consumed + being allocated + this) <= ``value`` for every capacity; for a
   device without ``allowMultipleAllocations`` nothing is consumed before, so this is the plain
   "request <= value" filter.
+``Demand``/``DemandCache``: the part of the check that does not depend on what is in use (the
+rounded amounts, a policy violation, a capacity the device lacks), decided once per device and
+request; ``Demand.fits`` is then ``check_capacity(...).ok`` without rounding or formatting anything.
 It must never decide which device is tried or record usage.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
@@ -181,3 +184,74 @@ def consumed_capacity(
 ) -> dict[str, Amount]:
     """What one share takes of every capacity of the device (d-r-a ``GetConsumedCapacityFromRequest``)."""
     return {name: round_request(capacity, requests.get(name)) for name, capacity in capacities.items()}
+
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class Demand:
+    """``check_capacity`` of one request on one device, with the usage-independent part decided.
+
+    ``limits``: (capacity, its value, the rounded amount) in the device's capacity order, up to the
+    first one whose rounded amount the policy refuses; ``refused``: such a capacity exists, or the
+    request names a capacity the device lacks; ``exact``: False when deciding raised (then
+    ``fits`` runs ``check_capacity`` itself, so it fails or raises exactly where that does).
+    """
+
+    capacities: Mapping[str, Capacity]
+    requests: Mapping[str, Amount]
+    consumed: dict[str, Amount]
+    limits: tuple[tuple[str, Decimal, Decimal], ...]
+    refused: bool
+    exact: bool = True
+
+    @classmethod
+    def of(cls, capacities: Mapping[str, Capacity], requests: Mapping[str, Amount]) -> Demand:
+        if any(name not in capacities for name in requests):
+            return cls(capacities, requests, {}, (), refused=True)
+        consumed: dict[str, Amount] = {}
+        limits: list[tuple[str, Decimal, Decimal]] = []
+        try:
+            for name, capacity in capacities.items():
+                amount = round_request(capacity, requests.get(name))
+                if capacity.has_policy and violates_policy(capacity, amount):
+                    return cls(capacities, requests, {}, tuple(limits), refused=True)
+                consumed[name] = amount
+                limits.append((name, capacity.value.value, amount.value))
+        except ArithmeticError:
+            return cls(capacities, requests, {}, (), refused=False, exact=False)
+        return cls(capacities, requests, consumed, tuple(limits), refused=False)
+
+    def fits(self, in_use: Mapping[str, Decimal]) -> bool:
+        """``check_capacity(capacities, requests, in_use).ok``."""
+        if not self.exact:
+            return check_capacity(self.capacities, self.requests, in_use).ok
+        for name, value, amount in self.limits:
+            if amount > value - in_use.get(name, ZERO):
+                return False
+        return not self.refused
+
+    def taken(self) -> dict[str, Amount]:
+        """``consumed_capacity(capacities, requests)``: what one share takes (after ``fits``)."""
+        return dict(self.consumed) if self.exact else consumed_capacity(self.capacities, self.requests)
+
+
+class DemandCache:
+    """``Demand`` per (device, request), for as long as the devices (and their capacities) are unchanged.
+
+    Keys are the device object itself (two pools may publish the same name) and the request's
+    capacity amounts with their texts (the text decides how the consumed amount is written).
+    """
+
+    def __init__(self) -> None:
+        self._demands: dict[tuple[Hashable, tuple[tuple[str, Decimal, str], ...]], Demand] = {}
+
+    def get(
+        self, device: Hashable, capacities: Mapping[str, Capacity], requests: Mapping[str, Amount]
+    ) -> Demand:
+        key = (device, tuple((name, amount.value, amount.text) for name, amount in requests.items()))
+        found = self._demands.get(key)
+        if found is None:
+            found = self._demands[key] = Demand.of(capacities, requests)
+        return found

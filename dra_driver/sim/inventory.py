@@ -273,6 +273,7 @@ class Inventory:
                     else " (a claim that makes them fails with an error)"
                 )
             )
+        self._sorted_nodes = sorted(self._nodes)
         self._pools: dict[str, list[Pool]] = {}
         self._devices: dict[DeviceKey, DeviceEntry] = {}
         for entry in self.slices:
@@ -281,7 +282,8 @@ class Inventory:
 
     @property
     def nodes(self) -> list[str]:
-        return sorted(self._nodes)
+        """Node names, sorted (a new list each time; the names are fixed once built)."""
+        return list(self._sorted_nodes)
 
     def node(self, name: str) -> Node:
         return self._nodes.get(name) or Node(name)

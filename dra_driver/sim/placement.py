@@ -3,13 +3,15 @@
 Owns: ``ClaimAllocation``, ``Tie``, ``Placement``, ``Pending`` and ``with_ties`` (how simulate,
 explain and demo name a node that ties with others). A placement's ``claims()`` are ready to be
 written as the claims' status (``status.allocation``, and ``reservedFor`` when a pod with a uid was
-given). This module must never allocate.
+given). A ``Pending``'s per-node reasons may be given as functions that build them: they run when
+``reasons`` (or ``message``) is first read, and must describe the state of when the pod was placed
+(the scheduler hands them a snapshot). This module must never allocate.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +21,19 @@ from dra_driver.sim.results import reserve
 def claim_key(claim: Mapping[str, Any]) -> str:
     meta = claim.get("metadata") or {}
     return f"{meta.get('namespace') or 'default'}/{meta.get('name')}"
+
+
+def _copied(value: Any) -> Any:
+    """``copy.deepcopy`` for JSON-shaped data, without its bookkeeping: plain dicts and lists are
+    rebuilt, immutable scalars shared, anything else deep-copied."""
+    kind = type(value)
+    if kind is dict:
+        return {key: _copied(item) for key, item in value.items()}
+    if kind is list:
+        return [_copied(item) for item in value]
+    if kind in (str, int, float, bool) or value is None:
+        return value
+    return copy.deepcopy(value)
 
 
 @dataclass(frozen=True)
@@ -35,8 +50,8 @@ class ClaimAllocation:
 
     def allocated_claim(self, pod: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """A copy of the claim with ``status.allocation`` set (and ``pod`` reserved when it has a uid)."""
-        updated = copy.deepcopy(dict(self.claim))
-        updated.setdefault("status", {})["allocation"] = copy.deepcopy(dict(self.allocation))
+        updated: dict[str, Any] = _copied(dict(self.claim))
+        updated.setdefault("status", {})["allocation"] = _copied(dict(self.allocation))
         if pod is not None and (pod.get("metadata") or {}).get("uid"):
             updated = reserve(updated, pod)
         return updated
@@ -105,9 +120,22 @@ class Placement:
 class Pending:
     """No node can hold all claims of the pod: reasons per node, and errors that hold everywhere."""
 
-    reasons: dict[str, list[str]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     pod: Mapping[str, Any] | None = None
+    _reasons: dict[str, list[str] | Callable[[], list[str]]] = field(default_factory=dict, repr=False)
+
+    def add_reasons(self, node: str, reasons: list[str] | Callable[[], list[str]]) -> None:
+        """Why the pod does not fit ``node``: the reasons, or a function that builds them when read."""
+        self._reasons[node] = reasons
+
+    @property
+    def reasons(self) -> dict[str, list[str]]:
+        """Node → why the pod does not fit there (in the order the nodes were tried)."""
+        built: dict[str, list[str]] = {}
+        for node, given in self._reasons.items():
+            built[node] = given() if callable(given) else given
+        self._reasons.update(built)  # built once
+        return built
 
     @property
     def message(self) -> str:

@@ -71,29 +71,38 @@ class CardUse:
         return self.usage.score if self.usage is not None else 0.0
 
 
-def card_uses(inventory: Inventory, usage: Usage, node: str) -> list[CardUse]:
-    """The cards of ``node`` in published order, with their use."""
-    devices = [device for pool in inventory.pools(node) for device in pool.devices]
+def node_index(inventory: Inventory, node: str) -> SliceIndex:
+    """The accounting view (``slices.usage``) of ``node``'s devices: depends on the slices only."""
     accounted = []
-    for device in devices:
-        entry = accounted_device(dict(device.raw), device.driver, device.pool, node)
-        if entry is not None:
-            accounted.append(entry)
-    index = SliceIndex(accounted)
-    results = [
-        dict(result)
-        for allocation in usage.claims.values()
-        for result in (allocation.get("devices") or {}).get("results") or ()
-    ]
-    used = usage_from_results(index, results)
+    for pool in inventory.pools(node):
+        for device in pool.devices:
+            entry = accounted_device(dict(device.raw), device.driver, device.pool, node)
+            if entry is not None:
+                accounted.append(entry)
+    return SliceIndex(accounted)
+
+
+def card_uses(
+    inventory: Inventory, usage: Usage, node: str, index: SliceIndex | None = None
+) -> list[CardUse]:
+    """The cards of ``node`` in published order, with their use (``index``: ``node_index``, if known).
+
+    Only results naming devices of the node's pools can name a device of ``index``, so only those
+    are read (``Usage.pool_results``).
+    """
+    pools = inventory.pools(node)
+    devices = [device for pool in pools for device in pool.devices]
+    if index is None:
+        index = node_index(inventory, node)
+    pool_ids = [(pool.driver, pool.name) for pool in pools]
+    used = usage_from_results(index, [dict(result) for result in usage.results_in(pool_ids)])
     holders: dict[str, set[str]] = {}
-    for key, allocation in usage.claims.items():
-        for result in (allocation.get("devices") or {}).get("results") or ():
-            found = index.devices.get(
-                (str(result.get("driver")), str(result.get("pool")), str(result.get("device")))
-            )
-            if found is not None and not result.get("adminAccess"):
-                holders.setdefault(found.card, set()).add(key)
+    for key, result in usage.holders_in(pool_ids):
+        found = index.devices.get(
+            (str(result.get("driver")), str(result.get("pool")), str(result.get("device")))
+        )
+        if found is not None and not result.get("adminAccess"):
+            holders.setdefault(found.card, set()).add(key)
     cards: dict[str, CardUse] = {}
     for device in devices:
         entry = index.devices.get(device.key)

@@ -3,11 +3,14 @@
 Owns: ``qty`` (parse to an exact ``Decimal``), ``format_like`` (a value in the format of the quantity
 it came from: binary SI for ``Mi``/``Gi`` inputs, decimal SI otherwise, ``m`` for fractions) and
 ``is_binary``. Parsing is ``dra_driver.kube.quantity``'s; this module must never round a value.
+Both directions are memoised (pure functions of their input; ``Decimal`` is immutable): the
+allocator sees the same few quantity texts over and over.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import lru_cache
 
 from dra_driver.kube.quantity import binary_quantity, decimal_quantity, parse_quantity
 
@@ -17,9 +20,15 @@ _BINARY_SUFFIXES = ("Ki", "Mi", "Gi", "Ti", "Pi", "Ei")
 def qty(text: str | int, *, what: str) -> Decimal:
     """``text`` as an exact value; ``what`` (e.g. ``"request gpu capacity memory"``) names it in errors."""
     try:
-        return parse_quantity(text)
+        return _parsed(text)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{what}: {exc}") from None
+
+
+@lru_cache(maxsize=4096)
+def _parsed(text: str | int) -> Decimal:
+    """``parse_quantity`` (errors are raised, never cached)."""
+    return parse_quantity(text)
 
 
 def is_binary(text: str) -> bool:
@@ -27,6 +36,7 @@ def is_binary(text: str) -> bool:
     return str(text).strip().endswith(_BINARY_SUFFIXES)
 
 
+@lru_cache(maxsize=4096)
 def format_quantity(value: Decimal, *, binary: bool) -> str:
     """Canonical API form of ``value``: ``40Gi``, ``25``, ``1k``, ``500m``."""
     if value < 0:

@@ -9,8 +9,10 @@ node in upstream's order, or the card-level order of the policy. An allocator er
 node-local stops the pod (as kube-scheduler does); a node-local one only rules out that node.
 Claims that already have ``status.allocation`` hold usage and are never re-allocated; a pod with
 such a claim can only go to nodes its node selector matches. Share IDs come from
-``uuid_factory`` (default uuid4; ``seed`` makes them reproducible). This module must never talk to
-an API server.
+``uuid_factory`` (default uuid4; ``seed`` makes them reproducible). What is reused between pods
+(card use, "these claims do not fit this node", usage snapshots for reasons) and when it goes stale
+is ``memo.py``'s; the per-node reasons of a ``Pending`` are built only when read. This module must
+never talk to an API server.
 """
 
 from __future__ import annotations
@@ -21,15 +23,17 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from dra_driver.sim.capacity import DemandCache
 from dra_driver.sim.cel_env import CelEngine
 from dra_driver.sim.checks import DeviceFilter, claim_problems
 from dra_driver.sim.diagnose import summarize
 from dra_driver.sim.errors import AllocationError, AllocatorError
 from dra_driver.sim.gates import DEFAULT_GATES, FeatureGates
 from dra_driver.sim.inventory import DeviceEntry, Inventory, Pool
+from dra_driver.sim.memo import NodeMemo, shape_of
 from dra_driver.sim.nodes import Node, NodeSelectorError, selector_matches
 from dra_driver.sim.placement import ClaimAllocation, Pending, Placement, Tie, claim_key
-from dra_driver.sim.policy import CardUse, Policy, card_uses, node_use, order_devices, order_nodes
+from dra_driver.sim.policy import CardUse, Policy, order_devices, order_nodes
 from dra_driver.sim.requests import (
     ClaimSpec,
     DeviceClassInfo,
@@ -109,7 +113,8 @@ class ClusterState:
     def _rebuild(self) -> None:
         self.inventory = Inventory(self._slices, gates=self.gates, nodes=self.node_objects)
         self.filter = DeviceFilter(self.engine, self.classes)
-        self._cards: dict[str, list[CardUse]] = {}
+        self.demands = DemandCache()
+        self.memo = NodeMemo(self.inventory, self.usage)
 
     def add_slices(self, slices: Iterable[Mapping[str, Any]]) -> None:
         """Add ResourceSlices (a newer generation of a pool supersedes the older one)."""
@@ -125,10 +130,12 @@ class ClusterState:
 
     def add_classes(self, classes: Iterable[Mapping[str, Any]]) -> None:
         """Add or replace DeviceClasses (the default classes stay unless replaced)."""
+        self.classes = dict(self.classes)  # a new dict: reasons not read yet keep the classes they saw
         for obj in classes:
             info = parse_class(obj)
             self.classes[info.name] = info
         self.filter = DeviceFilter(self.engine, self.classes)
+        self.memo.forget_outcomes()
 
     def set_namespace_labels(self, namespace: str, labels: Mapping[str, str]) -> None:
         self.namespaces[namespace] = dict(labels)
@@ -139,12 +146,10 @@ class ClusterState:
             allocation = (claim.get("status") or {}).get("allocation")
             if allocation:
                 self.usage.add(claim_key(claim), allocation)
-        self._cards.clear()
 
     def release(self, claim: Mapping[str, Any] | str) -> None:
         """Forget the allocation of a claim (dict or ``ns/name``), e.g. after it was deleted."""
         self.usage.remove(claim if isinstance(claim, str) else claim_key(claim))
-        self._cards.clear()
 
     @property
     def nodes(self) -> list[str]:
@@ -153,15 +158,7 @@ class ClusterState:
     def card_uses(self, node: str | None = None) -> list[CardUse]:
         """Every card (of ``node``, or of all nodes) with memory, cores and claims it holds."""
         nodes = self.nodes if node is None else [node]
-        result = []
-        for name in nodes:
-            if name not in self._cards:
-                try:
-                    self._cards[name] = card_uses(self.inventory, self.usage, name)
-                except AllocatorError:
-                    self._cards[name] = []
-            result.extend(self._cards[name])
-        return result
+        return [card for name in nodes for card in self.memo.card_uses(name)]
 
     # -- placing --------------------------------------------------------------------------------
 
@@ -174,12 +171,12 @@ class ClusterState:
         if policy is Policy.FIRST_FIT:
             return usable
         allowed = {id(d) for d in usable}
-        return [d for d in order_devices(self.card_uses(node), policy) if id(d) in allowed]
+        return [d for d in order_devices(self.memo.card_uses(node), policy) if id(d) in allowed]
 
     def node_order(self, policy: Policy) -> list[str]:
         if policy is Policy.FIRST_FIT:
             return self.nodes
-        return order_nodes({node: node_use(self.card_uses(node)) for node in self.nodes}, policy)
+        return order_nodes({node: self.memo.node_use(node) for node in self.nodes}, policy)
 
     def allocate(
         self, claims: Sequence[Mapping[str, Any]], node: str, *, policy: Policy | str | None = None
@@ -209,6 +206,7 @@ class ClusterState:
                 device_filter=self.filter,
                 gates=self.gates,
                 max_steps=self.max_steps,
+                demands=self.demands,
             )
             if not search.run():
                 return NodeOutcome(node, "unsatisfiable", search=search)
@@ -285,8 +283,10 @@ class ClusterState:
         # A firstAvailable request can get a different sub-request per node: then every node is scored.
         prioritized = any(len(request.alternatives) > 1 for spec in specs for request in spec.requests)
         extender: dict[str, int] | None = None  # computed once a second node is looked at
-        pending = Pending(pod=pod)
         feasible: dict[str, list[ClaimAllocation]] = {}
+        shape = shape_of([claim for claim, _ in todo])
+        memo_key = None if shape is None else (shape, chosen_policy, self.max_steps)
+        failed: list[tuple[str, NodeOutcome | None]] = []  # reasons only matter if no node fits
         for node in candidates:
             if feasible and not prioritized:
                 if not ties:
@@ -295,6 +295,9 @@ class ClusterState:
                 # Candidates in node order come by extender score: the first lower one ends the ties.
                 if nodes is None and extender.get(node, 0) < extender.get(next(iter(feasible)), 0):
                     break
+            if memo_key is not None and self.memo.known_unsatisfiable(node, memo_key):
+                failed.append((node, None))
+                continue
             # Share IDs come from the state's factory only for the first feasible node, as before
             # ties were looked for: seeded share IDs stay the same. Others get a placeholder.
             outcome = self._allocate(
@@ -308,19 +311,22 @@ class ClusterState:
                 continue
             if outcome.outcome == "error" and not outcome.node_local:
                 return Pending(errors=[str(outcome.error)], pod=pod)
-            if outcome.outcome == "error":
-                pending.reasons[node] = [str(outcome.error)]
-                continue
-            pools = self.inventory.pools(node)
-            notes = [str(pool.problem) for pool in pools if pool.problem]
-            notes += outcome.search.notes if outcome.search is not None else []
-            pending.reasons[node] = summarize(specs, pools, self.usage, self.filter, notes)
+            notes = outcome.search.notes if outcome.search is not None else []
+            if outcome.outcome == "unsatisfiable" and memo_key is not None and not notes:
+                self.memo.record_unsatisfiable(node, memo_key)
+            failed.append((node, outcome))
         if len(feasible) == 1:
             node, allocations = next(iter(feasible.items()))
             return Placement(node, allocations, pod, self.usage.version)
         if feasible:
             extender = self.extender_scores(chosen_policy) if extender is None else extender
             return self._best(feasible, extender, todo, pod=pod, policy=chosen_policy, ties=ties)
+        pending = Pending(pod=pod)
+        for node, failure in failed:
+            if failure is not None and failure.outcome == "error":
+                pending.add_reasons(node, [str(failure.error)])
+            else:
+                pending.add_reasons(node, self._deferred_reasons(specs, node, failure))
         if not candidates:
             pending.errors.append(
                 "no candidate node"
@@ -328,11 +334,22 @@ class ClusterState:
             )
         return pending
 
+    def _deferred_reasons(
+        self, specs: Sequence[ClaimSpec], node: str, outcome: NodeOutcome | None = None
+    ) -> Callable[[], list[str]]:
+        """Why ``specs`` are unsatisfiable on ``node``, built when read from the state of now."""
+        pools = self.inventory.pools(node)
+        usage = self.memo.snapshot(node)
+        device_filter = self.filter
+        notes = [str(pool.problem) for pool in pools if pool.problem]
+        notes += outcome.search.notes if outcome is not None and outcome.search is not None else []
+        return lambda: summarize(specs, pools, usage, device_filter, notes)
+
     def extender_scores(self, policy: Policy) -> dict[str, int]:
         """hdra's extender answer (0..10) per node under ``policy``; none (empty) for first fit."""
         if policy is Policy.FIRST_FIT:
             return {}
-        return {node: node_score(node_use(self.card_uses(node)), policy.value) for node in self.nodes}
+        return {node: node_score(self.memo.node_use(node), policy.value) for node in self.nodes}
 
     def _best(
         self,
@@ -380,7 +397,6 @@ class ClusterState:
         for allocation in placement.allocations:
             if allocation.new:
                 self.usage.add(allocation.key, allocation.allocation)
-        self._cards.clear()
         return placement.claims()
 
 

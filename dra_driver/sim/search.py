@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from dra_driver.sim.capacity import Amount, check_capacity, consumed_capacity
+from dra_driver.sim.capacity import Amount, Demand, DemandCache
 from dra_driver.sim.checks import DeviceFilter
 from dra_driver.sim.constraints import Tracker, make_tracker
 from dra_driver.sim.errors import AllocatorError, CelError
@@ -88,8 +88,10 @@ class NodeSearch:
         device_filter: DeviceFilter,
         gates: FeatureGates,
         max_steps: int,
+        demands: DemandCache | None = None,
     ) -> None:
         self.claims = claims
+        self.demands = demands if demands is not None else DemandCache()
         self.pools = pools
         self.node = node
         self.order = list(order)
@@ -97,6 +99,10 @@ class NodeSearch:
         self.filter = device_filter
         self.gates = gates
         self.stable = gates.channel == "stable"
+        self._binding_gate = gates.binding_conditions  # read once: the gates are fixed for a search
+        self._consumable_gate = gates.consumable_capacity
+        self._partitionable_gate = gates.partitionable_devices
+        self._taints_gate = gates.device_taints
         self.max_steps = max_steps
         self.steps = 0
         self.notes: list[str] = []
@@ -109,6 +115,11 @@ class NodeSearch:
         self._pool_of = {device.key: pool for pool in pools for device in pool.devices}
         self._available: dict[str, dict[str, dict[str, Decimal]]] = {}
         self._consumed: dict[str, dict[str, dict[str, Decimal]]] = {}
+        self._demand: dict[tuple[int, int], Demand] = {}
+        """(id(device), id(alternative)) → its ``Demand`` (both live as long as the search)."""
+        self._ruled_out: dict[RequestKey, list[bool]] = {}
+        """Per request: the candidates (by position in ``order``) already found unselectable or
+        refused by the capacity policy, which nothing during the search changes (see ``_one``)."""
 
     # -- the chosen alternative of each request, for results ---------------------------------------
 
@@ -272,7 +283,15 @@ class NodeSearch:
                 undo()
             return done
         key: RequestKey = (ci, ri, si)
+        # A candidate once unselectable, or refused by its capacity policy, stays so for this
+        # request: skipping it at once gives what the checks below would (they have no side effects,
+        # and the first _selectable call, which may raise, happens where it always did).
+        ruled_out = self._ruled_out.get(key)
+        if ruled_out is None:
+            ruled_out = self._ruled_out[key] = [False] * len(self.order)
         for index in range(start, len(self.order)):
+            if ruled_out[index]:
+                continue
             device = self.order[index]
             if alternative.admin_access:
                 if ci in self._allocating.get(device.key, ()):
@@ -280,9 +299,13 @@ class NodeSearch:
             elif self._in_use(device.key):
                 continue
             if not self._selectable(key, data, device):
+                ruled_out[index] = True
                 continue
-            if self.gates.consumable_capacity and not self._fits(alternative, device):
-                continue
+            if self._consumable_gate:
+                demand = self._demand_of(alternative, device)
+                if not demand.fits(self._in_flight(device.key)):
+                    ruled_out[index] = demand.refused and demand.exact
+                    continue
             undo = self._allocate_device(ci, data, device, must=False)
             if undo is None:
                 continue
@@ -303,7 +326,7 @@ class NodeSearch:
 
     def _selectable(self, key: RequestKey, data: _Request, device: DeviceEntry) -> bool:
         """Class and request selectors and per-device node selection (upstream ``isSelectable``)."""
-        if not self.gates.binding_conditions and device.binding_conditions:
+        if not self._binding_gate and device.binding_conditions:
             return False
         cache_key = (device.key, key)
         found = self._matches.get(cache_key)
@@ -347,9 +370,16 @@ class NodeSearch:
             total[name] = total.get(name, Decimal(0)) + amount
         return total
 
+    def _demand_of(self, alternative: Alternative, device: DeviceEntry) -> Demand:
+        key = (id(device), id(alternative))
+        found = self._demand.get(key)
+        if found is None:
+            found = self._demand[key] = self.demands.get(device, device.capacity, alternative.capacity)
+        return found
+
     def _fits(self, alternative: Alternative, device: DeviceEntry) -> bool:
         """Upstream ``CmpRequestOverCapacity`` (policy and remaining capacity)."""
-        return check_capacity(device.capacity, alternative.capacity, self._in_flight(device.key)).ok
+        return self._demand_of(alternative, device).fits(self._in_flight(device.key))
 
     def _allocate_device(
         self, ci: int, data: _Request, device: DeviceEntry, *, must: bool
@@ -357,12 +387,12 @@ class NodeSearch:
         """Upstream ``allocateDevice``: take ``device`` (returns how to give it back) or None."""
         alternative = data.alternative
         key = device.key
-        multiple = self.gates.consumable_capacity and device.allow_multiple
+        multiple = self._consumable_gate and device.allow_multiple
         if not multiple and alternative.admin_access and ci in self._allocating.get(key, ()):
             return None
         if not alternative.admin_access and self._in_use(key):
             return None
-        if not self.gates.partitionable_devices and device.consumes:
+        if not self._partitionable_gate and device.consumes:
             return None
         skip_counters = multiple and (key in self.usage.shared or key in self._capacity)
         counters = False
@@ -379,7 +409,7 @@ class NodeSearch:
             if counters:
                 self._give_back_counters(device)
 
-        if self.gates.device_taints and blocking_taint(device.taints, alternative.tolerations) is not None:
+        if self._taints_gate and blocking_taint(device.taints, alternative.tolerations) is not None:
             rollback()
             return None
         for tracker in self._trackers[ci]:
@@ -397,14 +427,14 @@ class NodeSearch:
             self._allocating.setdefault(key, set()).add(ci)
         consumed: dict[str, Amount] | None = None
         existed = key in self._capacity
-        if self.gates.consumable_capacity:
+        if self._consumable_gate:
             if not self._fits(alternative, device):
                 if not multiple:
                     self._allocating[key].discard(ci)
                 rollback()
                 return None
             if multiple:
-                consumed = consumed_capacity(device.capacity, alternative.capacity)
+                consumed = self._demand_of(alternative, device).taken()
                 pending = self._capacity.setdefault(key, {})
                 for name, amount in consumed.items():
                     pending[name] = pending.get(name, Decimal(0)) + amount.value

@@ -7,18 +7,26 @@ is a share (the device stays available to further shares) and its ``consumedCapa
 present, adds to the device's aggregated capacity; any other result (and every result when the
 gate is off) makes the device allocated (unavailable). A device that is allocated or shared
 consumes its ``consumesCounters`` once. This module must never decide whether a new request fits.
+
+Invalidation contract (what the scheduler's caches in ``memo.py`` rely on): every change of what a
+device of pool (driver, pool) holds goes through ``add``/``remove`` and bumps that pool's entry in
+``pool_versions`` (and ``version``); nothing else may change the dicts below. ``snapshot`` copies
+what the diagnostics read of some devices, so a reason can be built later from the state of now.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
 from dra_driver.sim.errors import AllocationError, mapping, sequence
 from dra_driver.sim.inventory import DeviceKey
 from dra_driver.sim.quantities import qty
+
+PoolId = tuple[str, str]
+"""(driver, pool)."""
 
 
 class Usage:
@@ -38,6 +46,10 @@ class Usage:
         """Claim key → its allocation (status.allocation)."""
         self.version = 0
         """Bumped on every change, so callers can cache what they derive from usage."""
+        self.pool_versions: dict[PoolId, int] = {}
+        """Per (driver, pool): bumped on every change of what its devices hold (absent: never changed)."""
+        self.pool_results: dict[PoolId, dict[str, list[Mapping[str, Any]]]] = {}
+        """Per (driver, pool): claim key → that claim's results naming devices of the pool."""
 
     def add(self, claim_key: str, allocation: Mapping[str, Any]) -> None:
         """Record ``allocation`` (``status.allocation``) of claim ``claim_key``; idempotent per claim."""
@@ -45,6 +57,7 @@ class Usage:
             return
         for i, result in enumerate(_results(claim_key, allocation)):
             key: DeviceKey = (str(result["driver"]), str(result["pool"]), str(result["device"]))
+            self._touch(key[:2]).setdefault(claim_key, []).append(result)
             if result.get("adminAccess"):
                 self.admin[key].append(claim_key)
             elif result.get("shareID") and self.consumable_capacity:
@@ -71,6 +84,7 @@ class Usage:
             return
         for result in _results(claim_key, allocation):
             key: DeviceKey = (str(result["driver"]), str(result["pool"]), str(result["device"]))
+            self._touch(key[:2]).pop(claim_key, None)
             if result.get("adminAccess"):
                 self.admin[key].remove(claim_key)
             elif result.get("shareID") and self.consumable_capacity:
@@ -84,6 +98,40 @@ class Usage:
             elif self.exclusive.get(key) == claim_key:
                 del self.exclusive[key]
         self.version += 1
+
+    def _touch(self, pool: PoolId) -> dict[str, list[Mapping[str, Any]]]:
+        """Bump ``pool``'s version; its claim → results index, to be updated by the caller."""
+        self.pool_versions[pool] = self.pool_versions.get(pool, 0) + 1
+        return self.pool_results.setdefault(pool, {})
+
+    def results_in(self, pools: Iterable[PoolId]) -> list[Mapping[str, Any]]:
+        """Every result (claims in the order they were added) that names a device of ``pools``."""
+        found: list[Mapping[str, Any]] = []
+        for pool in pools:
+            for results in self.pool_results.get(pool, {}).values():
+                found.extend(results)
+        return found
+
+    def holders_in(self, pools: Iterable[PoolId]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+        """(claim key, result) for every result that names a device of ``pools``."""
+        for pool in pools:
+            for claim_key, results in self.pool_results.get(pool, {}).items():
+                for result in results:
+                    yield claim_key, result
+
+    def snapshot(self, keys: Iterable[DeviceKey]) -> Usage:
+        """What ``keys`` hold now, as a separate ``Usage`` (for reading only: it has no ``claims``)."""
+        copy = Usage(consumable_capacity=self.consumable_capacity)
+        for key in keys:
+            if key in self.exclusive:
+                copy.exclusive[key] = self.exclusive[key]
+            if key in self.shared:
+                copy.shared[key] = dict(self.shared[key])
+            if self.sharers.get(key):
+                copy.sharers[key] = list(self.sharers[key])
+            if self.admin.get(key):
+                copy.admin[key] = list(self.admin[key])
+        return copy
 
     def holders(self, key: DeviceKey) -> list[str]:
         """Claims that hold ``key`` (exclusively or by a share)."""

@@ -38,6 +38,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal, TypeVar, get_args
 
 from dra_driver.kube.quantity import parse_quantity
@@ -128,9 +129,15 @@ def _fraction(part: int, whole: int) -> float:
 
 def _quantity(value: Any, where: str) -> int:
     try:
-        return int(parse_quantity(str(value)))
+        return _integer(str(value))
     except ValueError as exc:
         raise ValueError(f"{where}: {exc}") from None
+
+
+@lru_cache(maxsize=4096)
+def _integer(text: str) -> int:
+    """``int(parse_quantity(text))``, memoised: accounting sees the same few texts over and over."""
+    return int(parse_quantity(text))
 
 
 def _dict(value: Any) -> JsonDict:
