@@ -43,7 +43,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "top": ("dra_driver.cli.top", "show cards and the claims allocated on them, refreshing"),
 }
 # Packages only the development extra installs (pyproject [project.optional-dependencies] tools).
-DEV_EXTRA_MODULES = frozenset({"cel", "kubernetes_validate", "jsonschema"})
+DEV_EXTRA_MODULES = frozenset({"cel", "kubernetes", "kubernetes_validate", "jsonschema"})
 
 
 def _chosen(argv: Sequence[str]) -> str | None:

@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 DEVELOPMENT_ONLY = re.compile(
     r"^(dra_driver\.devcluster|dra_driver\.sim|cel|prompt_toolkit|rich|typer)(\.|$)"
 )
-TOOLS = {"kubernetes-validate", "jsonschema", "common-expression-language"}
+TOOLS = {"kubernetes", "kubernetes-validate", "jsonschema", "common-expression-language"}
 
 
 def imported_modules(*argv: str) -> list[str]:

@@ -1,4 +1,5 @@
-"""The node plugin's module graph holds none of the heavy client packages (issue 17 item 3, DESIGN §3).
+"""The production commands' module graphs hold none of the heavy client packages (issue 17 item 3,
+DESIGN §3): the image installs hdra without extras, so none of them may need the official client.
 
 ``hdra kubelet-plugin`` talks to the API server through dra_driver.kube's lean client only: the
 official ``kubernetes`` package (whose ``__init__`` imports every model of every API group),
@@ -24,9 +25,16 @@ print(json.dumps(sorted({{name.split(".")[0] for name in sys.modules}})))
 
 
 @pytest.mark.parametrize(
-    "module", ["dra_driver.cli.kubelet_plugin", "dra_driver.node", "dra_driver.controller.publisher"]
+    "module",
+    [
+        "dra_driver.cli.kubelet_plugin",
+        "dra_driver.cli.webhook",
+        "dra_driver.cli.controller",
+        "dra_driver.cli.top",
+        "dra_driver.cli.discover",
+    ],
 )
-def test_the_plugin_path_imports_no_heavy_client(module: str) -> None:
+def test_production_commands_import_no_heavy_client(module: str) -> None:
     done = subprocess.run(
         [sys.executable, "-c", PROBE.format(module=module)], capture_output=True, text=True, check=False
     )
