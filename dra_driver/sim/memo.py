@@ -25,17 +25,20 @@ This module must never allocate or decide a placement.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from typing import Any
+from bisect import bisect_left, insort
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from dra_driver.sim.errors import AllocatorError
 from dra_driver.sim.inventory import Inventory
-from dra_driver.sim.policy import CardUse, card_uses, node_index, node_use
+from dra_driver.sim.policy import CardUse, Policy, card_uses, node_index, node_rank, node_use
 from dra_driver.sim.usage import Usage
 from dra_driver.slices.usage import SliceIndex
 
 Generation = tuple[int, ...]
 ShapeKey = tuple[Any, ...]
+T = TypeVar("T")
 
 MAX_SHAPES_PER_NODE = 256
 """Unsatisfiable shapes remembered per node (oldest dropped first): bounds memory for a long run."""
@@ -52,6 +55,16 @@ def shape_of(claims: Sequence[Mapping[str, Any]]) -> tuple[str, ...] | None:
         return None
 
 
+@dataclass
+class _Order:
+    """Every node's rank under one policy, kept sorted; ``seen``: how much of ``Usage.changes``
+    the ranks reflect."""
+
+    ranked: list[tuple[int, str]]
+    ranks: dict[str, tuple[int, str]]
+    seen: int
+
+
 class NodeMemo:
     """Per-node caches over one inventory and one (mutable) usage; see the module docstring."""
 
@@ -63,6 +76,9 @@ class NodeMemo:
         self._cards: dict[str, tuple[Generation, list[CardUse], float]] = {}
         self._unsatisfiable: dict[str, dict[ShapeKey, Generation]] = {}
         self._snapshots: dict[str, tuple[Generation, Usage]] = {}
+        self._derived: dict[tuple[str, Hashable], tuple[Generation, Any]] = {}
+        self._orders: dict[Policy, _Order] = {}
+        self._pool_nodes: dict[tuple[str, str], list[str]] | None = None
 
     def generation(self, node: str) -> Generation | None:
         """The usage versions of ``node``'s pools; None when its pools cannot be gathered."""
@@ -104,6 +120,49 @@ class NodeMemo:
     def node_use(self, node: str) -> float:
         """``policy.node_use`` of the node's card uses."""
         return self._card_entry(node)[1]
+
+    def per_generation(self, node: str, what: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()`` (something derived from ``node``'s pools and usage), made again only when
+        the node's generation changed; not cached when the node's pools cannot be gathered."""
+        generation = self.generation(node)
+        found = self._derived.get((node, what))
+        if found is not None and found[0] == generation:
+            value: T = found[1]
+            return value
+        value = compute()
+        if generation is not None:
+            self._derived[(node, what)] = (generation, value)
+        return value
+
+    def node_order(self, policy: Policy) -> list[str]:
+        """``policy.order_nodes`` of every node's use under binpack or spread, kept sorted between
+        pods: only nodes whose pools changed since (``Usage.changes``) are ranked again."""
+        order = self._orders.get(policy)
+        changes = self.usage.changes
+        if order is None:
+            ranks = {node: node_rank(node, self.node_use(node), policy) for node in self.inventory.nodes}
+            order = self._orders[policy] = _Order(sorted(ranks.values()), ranks, len(changes))
+        elif order.seen < len(changes):
+            pool_nodes = self._nodes_by_pool()
+            dirty = {node for pool in changes[order.seen :] for node in pool_nodes.get(pool, ())}
+            order.seen = len(changes)
+            for node in dirty:
+                old, new = order.ranks[node], node_rank(node, self.node_use(node), policy)
+                if new != old:
+                    del order.ranked[bisect_left(order.ranked, old)]
+                    insort(order.ranked, new)
+                    order.ranks[node] = new
+        return [node for _, node in order.ranked]
+
+    def _nodes_by_pool(self) -> dict[tuple[str, str], list[str]]:
+        """(driver, pool) → the nodes whose generation includes it."""
+        if self._pool_nodes is None:
+            self._pool_nodes = {}
+            for node in self.inventory.nodes:
+                self.generation(node)  # fills _pool_ids
+                for pool_id in self._pool_ids[node] or ():
+                    self._pool_nodes.setdefault(pool_id, []).append(node)
+        return self._pool_nodes
 
     # -- "does not fit here" ------------------------------------------------------------------------
 

@@ -23,15 +23,18 @@ def claim_key(claim: Mapping[str, Any]) -> str:
     return f"{meta.get('namespace') or 'default'}/{meta.get('name')}"
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _copied(value: Any) -> Any:
     """``copy.deepcopy`` for JSON-shaped data, without its bookkeeping: plain dicts and lists are
     rebuilt, immutable scalars shared, anything else deep-copied."""
     kind = type(value)
     if kind is dict:
-        return {key: _copied(item) for key, item in value.items()}
+        return {key: item if type(item) in _SCALARS else _copied(item) for key, item in value.items()}
     if kind is list:
-        return [_copied(item) for item in value]
-    if kind in (str, int, float, bool) or value is None:
+        return [item if type(item) in _SCALARS else _copied(item) for item in value]
+    if kind in _SCALARS:
         return value
     return copy.deepcopy(value)
 

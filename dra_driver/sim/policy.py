@@ -139,4 +139,10 @@ def order_nodes(uses: dict[str, float], policy: Policy) -> list[str]:
     """Node names in the order pods are tried under ``policy``: the extender's score, then the name."""
     if policy is Policy.FIRST_FIT:
         return sorted(uses)
-    return sorted(uses, key=lambda node: (-node_score(uses[node], policy.value), node))
+    return sorted(uses, key=lambda node: node_rank(node, uses[node], policy))
+
+
+def node_rank(node: str, use: float, policy: Policy) -> tuple[int, str]:
+    """A node's sort key under binpack or spread (lower first): the extender's score, highest first,
+    then the name."""
+    return (-node_score(use, policy.value), node)

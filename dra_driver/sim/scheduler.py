@@ -33,7 +33,7 @@ from dra_driver.sim.inventory import DeviceEntry, Inventory, Pool
 from dra_driver.sim.memo import NodeMemo, shape_of
 from dra_driver.sim.nodes import Node, NodeSelectorError, selector_matches
 from dra_driver.sim.placement import ClaimAllocation, Pending, Placement, Tie, claim_key
-from dra_driver.sim.policy import CardUse, Policy, order_devices, order_nodes
+from dra_driver.sim.policy import CardUse, Policy, order_devices
 from dra_driver.sim.requests import (
     ClaimSpec,
     DeviceClassInfo,
@@ -167,6 +167,9 @@ class ClusterState:
 
     def device_order(self, node: str, policy: Policy) -> list[DeviceEntry]:
         """The devices of ``node``'s usable pools in the order the allocator tries them."""
+        return list(self.memo.per_generation(node, policy, lambda: self._device_order(node, policy)))
+
+    def _device_order(self, node: str, policy: Policy) -> list[DeviceEntry]:
         usable = [d for pool in self.inventory.pools(node) if _usable(pool) for d in pool.devices]
         if policy is Policy.FIRST_FIT:
             return usable
@@ -176,7 +179,7 @@ class ClusterState:
     def node_order(self, policy: Policy) -> list[str]:
         if policy is Policy.FIRST_FIT:
             return self.nodes
-        return order_nodes({node: self.memo.node_use(node) for node in self.nodes}, policy)
+        return self.memo.node_order(policy)
 
     def allocate(
         self, claims: Sequence[Mapping[str, Any]], node: str, *, policy: Policy | str | None = None
@@ -201,7 +204,7 @@ class ClusterState:
                 specs,
                 pools,
                 node=self.inventory.node(node),
-                order=self.device_order(node, policy),
+                order=self.memo.per_generation(node, policy, lambda: self._device_order(node, policy)),
                 usage=self.usage,
                 device_filter=self.filter,
                 gates=self.gates,

@@ -332,18 +332,20 @@ class NodeSearch:
         found = self._matches.get(cache_key)
         if found is not None:
             return found
-        claim = self.claims[key[0]]
-        sources = [(f"class {data.device_class.name}", data.device_class.selectors)]
-        sources.append((f"claim {claim.key}", data.alternative.selectors))
-        for source, expressions in sources:
+        for from_class, expressions in (
+            (True, data.device_class.selectors),
+            (False, data.alternative.selectors),
+        ):
             for index, expression in enumerate(expressions):
                 try:
                     match = self.filter.match(expression, device)
                 except CelError as exc:
+                    source = self._selector_source(key, data, from_class)
                     raise AllocatorError(
                         f"{source}: selector #{index}: CEL compile error: {exc.reason}"
                     ) from None
                 if match.error is not None:
+                    source = self._selector_source(key, data, from_class)
                     raise AllocatorError(f"{source}: selector #{index}: CEL runtime error: {match.error}")
                 if not match.matched:
                     self._matches[cache_key] = False
@@ -358,6 +360,10 @@ class NodeSearch:
                 return False
         self._matches[cache_key] = True
         return True
+
+    def _selector_source(self, key: RequestKey, data: _Request, from_class: bool) -> str:
+        """Where a failing selector comes from, in upstream's words (built only for an error)."""
+        return f"class {data.device_class.name}" if from_class else f"claim {self.claims[key[0]].key}"
 
     def _in_flight(self, key: DeviceKey) -> Mapping[str, Decimal]:
         """Capacity held by allocated claims plus this search's shares of ``key``."""

@@ -10,8 +10,9 @@ consumes its ``consumesCounters`` once. This module must never decide whether a 
 
 Invalidation contract (what the scheduler's caches in ``memo.py`` rely on): every change of what a
 device of pool (driver, pool) holds goes through ``add``/``remove`` and bumps that pool's entry in
-``pool_versions`` (and ``version``); nothing else may change the dicts below. ``snapshot`` copies
-what the diagnostics read of some devices, so a reason can be built later from the state of now.
+``pool_versions`` (and ``version``), logged in ``changes``; nothing else may change the dicts
+below. ``snapshot`` copies what the diagnostics read of some devices, so a reason can be built
+later from the state of now.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ class Usage:
         """Per (driver, pool): bumped on every change of what its devices hold (absent: never changed)."""
         self.pool_results: dict[PoolId, dict[str, list[Mapping[str, Any]]]] = {}
         """Per (driver, pool): claim key → that claim's results naming devices of the pool."""
+        self.changes: list[PoolId] = []
+        """Every bump of ``pool_versions``, in order (readers keep how far they have read)."""
 
     def add(self, claim_key: str, allocation: Mapping[str, Any]) -> None:
         """Record ``allocation`` (``status.allocation``) of claim ``claim_key``; idempotent per claim."""
@@ -102,6 +105,7 @@ class Usage:
     def _touch(self, pool: PoolId) -> dict[str, list[Mapping[str, Any]]]:
         """Bump ``pool``'s version; its claim → results index, to be updated by the caller."""
         self.pool_versions[pool] = self.pool_versions.get(pool, 0) + 1
+        self.changes.append(pool)
         return self.pool_results.setdefault(pool, {})
 
     def results_in(self, pools: Iterable[PoolId]) -> list[Mapping[str, Any]]:
