@@ -162,10 +162,11 @@ class SlicePublisher:
         while True:
             dropped: set[FeatureGate] = set()
             for slice_ in self._desired(self.mode):
-                probe = slice_.model_copy(deep=True)
-                assert probe.metadata is not None
-                probe.metadata.name = None
-                probe.metadata.generate_name = "hdra-probe-"
+                assert slice_.metadata is not None
+                # Only the name differs, and the request is serialized, never kept: a new metadata
+                # on a shallow copy (a deep copy of a slice cost ~2 ms; issue 17 item 6).
+                renamed = slice_.metadata.model_copy(update={"name": None, "generate_name": "hdra-probe-"})
+                probe = slice_.model_copy(update={"metadata": renamed})
                 try:
                     answer = self._client.resource_slices.create(probe, dry_run=True)
                 except BadRequest as exc:
