@@ -32,9 +32,18 @@ from typing import Any, TypeVar
 
 from dra_driver.sim.errors import AllocatorError
 from dra_driver.sim.inventory import Inventory
-from dra_driver.sim.policy import CardUse, Policy, card_uses, node_index, node_rank, node_use
+from dra_driver.sim.policy import (
+    CardLayout,
+    CardUse,
+    Policy,
+    card_layout,
+    card_uses,
+    node_index,
+    node_rank,
+    node_use,
+)
 from dra_driver.sim.usage import Usage
-from dra_driver.slices.usage import SliceIndex
+from dra_driver.slices.usage import ResultUse, SliceIndex
 
 Generation = tuple[int, ...]
 ShapeKey = tuple[Any, ...]
@@ -72,7 +81,8 @@ class NodeMemo:
         self.inventory = inventory
         self.usage = usage
         self._pool_ids: dict[str, list[tuple[str, str]] | None] = {}
-        self._indexes: dict[str, SliceIndex] = {}
+        self._indexes: dict[str, tuple[SliceIndex, CardLayout]] = {}
+        self._result_uses: dict[str, dict[int, tuple[Mapping[str, Any], ResultUse | None]]] = {}
         self._cards: dict[str, tuple[Generation, list[CardUse], float]] = {}
         self._unsatisfiable: dict[str, dict[ShapeKey, Generation]] = {}
         self._snapshots: dict[str, tuple[Generation, Usage]] = {}
@@ -105,10 +115,13 @@ class NodeMemo:
         if generation is None:
             cards: list[CardUse] = []
         else:
-            index = self._indexes.get(node)
-            if index is None:
-                index = self._indexes[node] = node_index(self.inventory, node)
-            cards = card_uses(self.inventory, self.usage, node, index)
+            static = self._indexes.get(node)
+            if static is None:
+                index = node_index(self.inventory, node)
+                static = self._indexes[node] = (index, card_layout(self.inventory, node, index))
+            seen = self._result_uses.setdefault(node, {})
+            index, layout = static
+            cards = card_uses(self.inventory, self.usage, node, index=index, layout=layout, seen=seen)
         use = node_use(cards)
         self._cards[node] = (generation or (), cards, use)
         return cards, use

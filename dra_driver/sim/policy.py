@@ -16,20 +16,23 @@ This module must never allocate.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from dra_driver.sim.inventory import DeviceEntry, Inventory
 from dra_driver.sim.usage import Usage
 from dra_driver.slices.usage import (
     CardUsage,
+    ResultUse,
     SliceIndex,
     accounted_device,
     node_score,
     node_usage,
     order_by_use,
-    usage_from_results,
+    result_use,
+    usage_from_uses,
 )
 
 
@@ -82,20 +85,59 @@ def node_index(inventory: Inventory, node: str) -> SliceIndex:
     return SliceIndex(accounted)
 
 
+CardLayout = list[tuple[str, str, list[DeviceEntry]]]
+"""(card id, product name, its devices in published order) per card, in published order."""
+
+
+def card_layout(inventory: Inventory, node: str, index: SliceIndex) -> CardLayout:
+    """Which devices of ``node`` make up which card (``index``: ``node_index``): slices only."""
+    layout: dict[str, tuple[str, str, list[DeviceEntry]]] = {}
+    for pool in inventory.pools(node):
+        for device in pool.devices:
+            entry = index.devices.get(device.key)
+            card_id = entry.card if entry is not None else f"{device.pool}/{device.name}"
+            if card_id not in layout:
+                product = (device.attribute(f"{device.driver}/productName") or {}).get("string", "")
+                layout[card_id] = (card_id, str(product), [])
+            layout[card_id][2].append(device)
+    return list(layout.values())
+
+
 def card_uses(
-    inventory: Inventory, usage: Usage, node: str, index: SliceIndex | None = None
+    inventory: Inventory,
+    usage: Usage,
+    node: str,
+    *,
+    index: SliceIndex | None = None,
+    layout: CardLayout | None = None,
+    seen: dict[int, tuple[Mapping[str, Any], ResultUse | None]] | None = None,
 ) -> list[CardUse]:
-    """The cards of ``node`` in published order, with their use (``index``: ``node_index``, if known).
+    """The cards of ``node`` in published order, with their use (``index``: ``node_index`` and
+    ``layout``: ``card_layout``, if known).
 
     Only results naming devices of the node's pools can name a device of ``index``, so only those
-    are read (``Usage.pool_results``).
+    are read (``Usage.pool_results``). ``seen`` remembers ``result_use`` per result object (results
+    in usage are never changed; the entry holds the object, so its id is not reused meanwhile).
     """
     pools = inventory.pools(node)
-    devices = [device for pool in pools for device in pool.devices]
     if index is None:
         index = node_index(inventory, node)
+    if layout is None:
+        layout = card_layout(inventory, node, index)
     pool_ids = [(pool.driver, pool.name) for pool in pools]
-    used = usage_from_results(index, [dict(result) for result in usage.results_in(pool_ids)])
+    seen = {} if seen is None else seen
+    current: dict[int, tuple[Mapping[str, Any], ResultUse | None]] = {}
+    uses: list[ResultUse] = []
+    for result in usage.results_in(pool_ids):
+        known = seen.get(id(result))
+        if known is None or known[0] is not result:
+            known = (result, result_use(index, dict(result)))
+        current[id(result)] = known
+        if known[1] is not None:
+            uses.append(known[1])
+    seen.clear()
+    seen.update(current)  # only results still in usage are remembered
+    used = usage_from_uses(index, uses)
     holders: dict[str, set[str]] = {}
     for key, result in usage.holders_in(pool_ids):
         found = index.devices.get(
@@ -103,24 +145,19 @@ def card_uses(
         )
         if found is not None and not result.get("adminAccess"):
             holders.setdefault(found.card, set()).add(key)
-    cards: dict[str, CardUse] = {}
-    for device in devices:
-        entry = index.devices.get(device.key)
-        card_id = entry.card if entry is not None else f"{device.pool}/{device.name}"
-        card = cards.get(card_id)
-        if card is None:
-            product = (device.attribute(f"{device.driver}/productName") or {}).get("string", "")
-            card = cards[card_id] = CardUse(node, card_id, str(product))
-            card_usage = used.get(card_id)
-            if card_usage is not None:
-                card.usage = card_usage
-                card.memory_total = Decimal(card_usage.card.memory_bytes)
-                card.memory_used = Decimal(card_usage.memory_bytes)
-                card.cores_used = Decimal(card_usage.cores)
-                card.allocations = card_usage.allocations
-                card.claims = holders.get(card_id, set())
-        card.devices.append(device)
-    return list(cards.values())
+    cards: list[CardUse] = []
+    for card_id, product, devices in layout:
+        card = CardUse(node, card_id, product, list(devices))
+        card_usage = used.get(card_id)
+        if card_usage is not None:
+            card.usage = card_usage
+            card.memory_total = Decimal(card_usage.card.memory_bytes)
+            card.memory_used = Decimal(card_usage.memory_bytes)
+            card.cores_used = Decimal(card_usage.cores)
+            card.allocations = card_usage.allocations
+            card.claims = holders.get(card_id, set())
+        cards.append(card)
+    return cards
 
 
 def order_devices(cards: Sequence[CardUse], policy: Policy) -> list[DeviceEntry]:

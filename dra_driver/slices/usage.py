@@ -282,20 +282,34 @@ def usage_from_results(index: SliceIndex, results: Iterable[JsonDict]) -> dict[s
 
     A result naming a device the index does not know (another driver, a stale name) is skipped.
     """
+    return usage_from_uses(index, (use for r in results if (use := result_use(index, r)) is not None))
+
+
+ResultUse = tuple[str, int, int]
+"""What one allocation result takes: (card uuid, memory bytes, cores)."""
+
+
+def result_use(index: SliceIndex, result: JsonDict) -> ResultUse | None:
+    """What ``result`` takes of its card; None for admin access or a device ``index`` does not know."""
+    if result.get("adminAccess") is True:
+        return None
+    key = (str(result.get("driver")), str(result.get("pool")), str(result.get("device")))
+    device = index.devices.get(key)
+    if device is None or device.card not in index.cards:
+        return None
+    used_memory, used_cores = _consumed(device, result)
+    return device.card, used_memory, used_cores
+
+
+def usage_from_uses(index: SliceIndex, uses: Iterable[ResultUse]) -> dict[str, CardUsage]:
+    """Usage of every card in ``index`` (unused cards included) from what results take (``result_use``)."""
     memory = dict.fromkeys(index.cards, 0)
     cores = dict.fromkeys(index.cards, 0)
     count = dict.fromkeys(index.cards, 0)
-    for result in results:
-        if result.get("adminAccess") is True:
-            continue
-        key = (str(result.get("driver")), str(result.get("pool")), str(result.get("device")))
-        device = index.devices.get(key)
-        if device is None or device.card not in index.cards:
-            continue
-        used_memory, used_cores = _consumed(device, result)
-        memory[device.card] += used_memory
-        cores[device.card] += used_cores
-        count[device.card] += 1
+    for card_uuid, used_memory, used_cores in uses:
+        memory[card_uuid] += used_memory
+        cores[card_uuid] += used_cores
+        count[card_uuid] += 1
     return {
         uuid: CardUsage(card=card, memory_bytes=memory[uuid], cores=cores[uuid], allocations=count[uuid])
         for uuid, card in index.cards.items()
