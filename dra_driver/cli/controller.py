@@ -63,6 +63,16 @@ def run(args: argparse.Namespace) -> int:
     if args.cache_seconds < 0:
         raise CommandError(f"--cache-seconds {args.cache_seconds} must not be negative")
     policy: NodePolicy = args.policy
+    # Handlers first: a SIGTERM while the first usage lists are still running (they retry for up to
+    # the retry policy's deadline) must end the process cleanly, not kill it mid-start.
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s, shutting down", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     client = open_client(args.kubeconfig)
     usage = ClusterUsage(client, drivers=args.driver, debounce_seconds=args.cache_seconds)
     server = ExtenderServer(
@@ -79,14 +89,6 @@ def run(args: argparse.Namespace) -> int:
         client.close()
         raise CommandError(f"cannot listen on {args.host}:{args.port}: {exc}") from exc
     usage.start()
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.info("received %s, shutting down", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
     drivers = ", ".join(args.driver) if args.driver else "every *.hdra.io driver"
     log.info("scheduler extender (%s, %s) listening on %s", policy, drivers, server.url)
     try:

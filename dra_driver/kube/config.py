@@ -87,8 +87,13 @@ def tls_context(
     key_file: Path | None = None,
     key_data: bytes | None = None,
 ) -> ssl.SSLContext:
-    """An SSL context trusting the given CA (else the system's) and presenting the client certificate."""
-    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    """An SSL context trusting the given CA (else the system's) and presenting the client certificate.
+
+    The system trust store is loaded only when no CA is given: it costs ~2 MiB and ~20 ms, and a
+    cluster's own CA is what a kubeconfig or service account names. ``PROTOCOL_TLS_CLIENT``
+    verifies the certificate and the host name, TLS 1.2 at least.
+    """
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if insecure:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
@@ -96,6 +101,8 @@ def tls_context(
         context.load_verify_locations(cadata=ca_data.decode("ascii", errors="replace"))
     elif ca_file is not None:
         context.load_verify_locations(cafile=str(ca_file))
+    else:
+        context.load_default_certs(ssl.Purpose.SERVER_AUTH)
     if (cert_file or cert_data) and (key_file or key_data):
         with (
             _private_file(cert_data) if cert_data else _as_path(cert_file) as cert,
