@@ -1,4 +1,4 @@
-"""Typed accessors for one kind of object: get, list, create, update, delete, modify.
+"""Typed accessors for one kind of object: get, list, create, update, patch, delete, modify.
 
 Owns: one generic implementation of the verbs over a :class:`~.kinds.KindSpec` and the
 :class:`~.transport.Transport` (REST paths, JSON bodies, the kind's model), exposed as
@@ -97,13 +97,16 @@ class Resource(Generic[T]):
         *,
         query: Query | None = None,
         body: Any = None,
+        content_type: str = "application/json",
     ) -> bytes:
         timeout = self.policy.request_timeout_s
         return self._call(
             verb,
             name,
             namespace,
-            lambda: self.transport.request(method, path, query=query, body=body, timeout=timeout),
+            lambda: self.transport.request(
+                method, path, query=query, body=body, timeout=timeout, content_type=content_type
+            ),
         )
 
     def _check_namespace(self, obj: T, namespace: str | None) -> None:
@@ -166,6 +169,16 @@ class Resource(Generic[T]):
         verb = "update status" if status else "update"
         path = self.spec.object_path(scope, name) + ("/status" if status else "")
         data = self._send(verb, "PUT", path, name, namespace, body=self._body(obj))
+        return self.decode(verb, name, namespace, self._document(verb, name, namespace, data))
+
+    def _patch(self, namespace: str | None, name: str, patch: dict[str, Any], *, status: bool = False) -> T:
+        """A JSON merge patch (RFC 7386): the fields in ``patch`` replace the stored ones, ``None``
+        removes one. No resourceVersion unless the patch carries one: last writer wins per field."""
+        verb = "patch status" if status else "patch"
+        path = self.spec.object_path(self._scope(namespace), name) + ("/status" if status else "")
+        data = self._send(
+            verb, "PATCH", path, name, namespace, body=patch, content_type="application/merge-patch+json"
+        )
         return self.decode(verb, name, namespace, self._document(verb, name, namespace, data))
 
     def _delete(
@@ -249,6 +262,10 @@ class ClusterResource(Resource[T]):
     def modify(self, name: str, mutate: Callable[[T], T | None]) -> T | None:
         return self._modify(None, name, mutate)
 
+    def patch(self, name: str, patch: dict[str, Any]) -> T:
+        """PATCH with a JSON merge patch; returns the stored object."""
+        return self._patch(None, name, patch)
+
 
 class NamespacedResource(Resource[T]):
     """A namespaced kind (ResourceClaim, ResourceClaimTemplate, Event); the namespace comes first."""
@@ -291,6 +308,10 @@ class NamespacedResource(Resource[T]):
     def modify(self, namespace: str, name: str, mutate: Callable[[T], T | None]) -> T | None:
         return self._modify(namespace, name, mutate)
 
+    def patch(self, namespace: str, name: str, patch: dict[str, Any]) -> T:
+        """PATCH with a JSON merge patch; returns the stored object."""
+        return self._patch(namespace, name, patch)
+
 
 class NamespacedStatusResource(NamespacedResource[T]):
     """A namespaced kind with a status subresource (ResourceClaim)."""
@@ -298,6 +319,10 @@ class NamespacedStatusResource(NamespacedResource[T]):
     def update_status(self, namespace: str, obj: T) -> T:
         """PUT .../status: only .status changes; a stale resourceVersion raises Conflict."""
         return self._update(namespace, obj, status=True)
+
+    def patch_status(self, namespace: str, name: str, patch: dict[str, Any]) -> T:
+        """PATCH .../status with a JSON merge patch."""
+        return self._patch(namespace, name, patch, status=True)
 
     def modify_status(self, namespace: str, name: str, mutate: Callable[[T], T | None]) -> T | None:
         """Like :meth:`modify`, writing through the status subresource."""

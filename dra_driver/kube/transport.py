@@ -68,10 +68,10 @@ class Transport:
     def url(self, path: str, query: Query | None = None) -> str:
         return f"{self._origin}{self._prefix}{path}{_query_string(query)}"
 
-    def _headers(self, body: bool) -> dict[str, str]:
+    def _headers(self, content_type: str | None) -> dict[str, str]:
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
-        if body:
-            headers["Content-Type"] = "application/json"
+        if content_type is not None:
+            headers["Content-Type"] = content_type
         headers.update(self.config.credentials.headers())
         return headers
 
@@ -88,14 +88,18 @@ class Transport:
         query: Query | None = None,
         body: Any = None,
         timeout: float | urllib3.Timeout | None = None,
+        content_type: str = "application/json",
     ) -> bytes:
-        """One request; the 2xx answer's body, else HTTPStatusError (urllib3/OS errors pass through)."""
+        """One request; the 2xx answer's body, else HTTPStatusError (urllib3/OS errors pass through).
+
+        ``body`` is sent as JSON with ``content_type`` (a patch names its patch type there).
+        """
         data = None if body is None else json.dumps(body, separators=(",", ":")).encode()
         response = self._pool.request(
             method,
             self.url(path, query),
             body=data,
-            headers=self._headers(data is not None),
+            headers=self._headers(content_type if data is not None else None),
             timeout=_timeout(timeout),
             redirect=False,
         )
@@ -110,7 +114,7 @@ class Transport:
         response = self._pool.request(
             "GET",
             self.url(path, query),
-            headers=self._headers(False),
+            headers=self._headers(None),
             timeout=_timeout(timeout),
             redirect=False,
             preload_content=False,

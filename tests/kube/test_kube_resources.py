@@ -86,6 +86,23 @@ def test_resource_slice_crud_and_optimistic_concurrency(client: KubeClient) -> N
     assert "node-a-slice" in missing.value.detail
 
 
+def test_merge_patch_changes_only_the_named_fields(client: KubeClient) -> None:
+    client.resource_slices.create(resource_slice("s-patch", "node-a", devices=2))
+    patched = client.resource_slices.patch("s-patch", {"metadata": {"labels": {"team": "a", "node": None}}})
+    assert meta(patched).labels == {"team": "a"}  # "node" removed, "team" added
+    assert device_names(patched) == ["gpu-0", "gpu-1"]  # the rest untouched
+    claim = client.resource_claims.create("default", resource_claim("default", "c-patch"))
+    result = {"request": "gpu", "driver": DRIVER, "pool": "node-a", "device": "gpu-0"}
+    allocation = {"devices": {"results": [result]}}
+    reserved = {"allocation": allocation, "reservedFor": [{"resource": "pods", "name": "p", "uid": "u1"}]}
+    stored = client.resource_claims.patch_status("default", "c-patch", {"status": reserved})
+    assert stored.status is not None and stored.status.reserved_for is not None
+    assert [ref.uid for ref in stored.status.reserved_for] == ["u1"]
+    assert meta(stored).resource_version != meta(claim).resource_version
+    with pytest.raises(NotFound, match=r'patch ResourceSlice "absent"'):
+        client.resource_slices.patch("absent", {"metadata": {"labels": {"a": "b"}}})
+
+
 def test_delete_with_a_wrong_uid_precondition_is_refused(client: KubeClient) -> None:
     client.resource_slices.create(resource_slice("s-uid", "node-a"))
     with pytest.raises(Conflict, match="s-uid"):
