@@ -9,7 +9,6 @@ need is ``dra_driver.cdi.version``'s job; this module must never touch files.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -194,7 +193,7 @@ class CdiSpec(BaseModel):
 
     def to_json(self) -> str:
         """The spec as the runtime reads it: camelCase keys, empty and unset fields left out."""
-        document = self.model_dump(mode="json", by_alias=True, exclude_defaults=True)
         # cdiVersion, kind and devices are required; each device's containerEdits is required too.
-        # Compact: json's C encoder (an indented dump runs its pure-Python one, on the prepare path).
-        return json.dumps(document, separators=(",", ":")) + "\n"
+        # Compact, straight from pydantic-core's serializer (no Python dict and json.dumps pass on
+        # the prepare path); UTF-8, as the runtimes' JSON and YAML readers take it.
+        return self.model_dump_json(by_alias=True, exclude_defaults=True) + "\n"
