@@ -23,7 +23,8 @@ from typing import Any
 
 import pynvml
 
-from dra_driver.devices import BackendError, NvidiaBackend
+from dra_driver.devices import BackendError
+from dra_driver.devices.nvidia import NvidiaBackend
 
 FORMAT = "hdra.io/nvml-fixture/v1"
 

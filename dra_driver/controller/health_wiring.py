@@ -22,7 +22,6 @@ from dra_driver.devices.health import (
     DeviceHealthState,
     HealthMonitor,
     MockHealthFile,
-    NvmlHealthWatcher,
     with_health,
 )
 
@@ -113,6 +112,9 @@ def node_health(
             raise ValueError(f"--mock-health-file {mock_health_file} needs --backend mock, not {backend!r}")
         monitor: HealthMonitor = MockHealthFile(mock_health_file, [card.name for card in cards])
     elif backend == "nvidia":
+        # Only NVIDIA nodes load nvidia-ml-py (DESIGN §3, the node plugin's memory).
+        from dra_driver.devices.nvml_health import NvmlHealthWatcher  # noqa: PLC0415
+
         monitor = NvmlHealthWatcher(ignored_xids=ignored_xids)
     else:
         return None

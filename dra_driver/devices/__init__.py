@@ -14,7 +14,6 @@ from dra_driver.devices.base import (
     Version,
 )
 from dra_driver.devices.mock import MOCK_PROFILES, MockBackend
-from dra_driver.devices.nvidia import NvidiaBackend
 from dra_driver.devices.registry import BACKENDS, DRIVER_FOR_BACKEND, make_backend
 from dra_driver.devices.versions import cuda_version_from_int, normalize_version
 
@@ -28,7 +27,6 @@ __all__ = [
     "BackendUnavailable",
     "DeviceBackend",
     "MockBackend",
-    "NvidiaBackend",
     "Version",
     "cuda_version_from_int",
     "make_backend",

@@ -17,7 +17,6 @@ from dra_driver.devices.base import DeviceBackend
 from dra_driver.devices.cambricon import DEFAULT_CNMON, CambriconBackend
 from dra_driver.devices.hygon import DEFAULT_HY_SMI, HygonBackend
 from dra_driver.devices.mock import DEFAULT_MOCK_PROFILE, MockBackend
-from dra_driver.devices.nvidia import NvidiaBackend
 
 BACKENDS: tuple[str, ...] = ("mock", "nvidia", "ascend", "cambricon", "hygon", "amd")
 """Every backend name ``make_backend`` knows, which is also each backend's ``vendor``."""
@@ -64,6 +63,9 @@ def make_backend(
     if name == "mock":
         return MockBackend(node_name, DEFAULT_MOCK_PROFILE if profile is None else profile)
     if name == "nvidia":
+        # Imported here: only NVIDIA nodes load nvidia-ml-py (DESIGN §3, the node plugin's memory).
+        from dra_driver.devices.nvidia import NvidiaBackend  # noqa: PLC0415
+
         return NvidiaBackend()
     if name in TOOL_BACKENDS:
         constructor, default_tool = TOOL_BACKENDS[name]

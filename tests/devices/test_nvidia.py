@@ -14,9 +14,9 @@ from dra_driver.devices import (
     AcceleratorDevice,
     BackendError,
     BackendUnavailable,
-    NvidiaBackend,
     Version,
 )
+from dra_driver.devices.nvidia import NvidiaBackend
 from tests.devices.conftest import A100_UUID, H200_UUID
 from tests.support.fake_nvml import FakeNvmlLib
 

@@ -12,7 +12,8 @@ from typing import Any
 import pynvml
 import pytest
 
-from dra_driver.devices import AcceleratorDevice, BackendError, NvidiaBackend, Version
+from dra_driver.devices import AcceleratorDevice, BackendError, Version
+from dra_driver.devices.nvidia import NvidiaBackend
 from tests.devices.conftest import two_gpus
 from tests.support.fake_nvml import FakeNvmlLib
 

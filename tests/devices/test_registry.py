@@ -12,9 +12,9 @@ from dra_driver.devices import (
     BackendError,
     DeviceBackend,
     MockBackend,
-    NvidiaBackend,
     make_backend,
 )
+from dra_driver.devices.nvidia import NvidiaBackend
 from tests.support.fake_nvml import FakeNvmlLib
 
 

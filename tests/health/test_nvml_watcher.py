@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from dra_driver.devices import BackendError
-from dra_driver.devices.health import DEFAULT_IGNORED_XIDS, NvmlHealthWatcher
+from dra_driver.devices.health import DEFAULT_IGNORED_XIDS
+from dra_driver.devices.nvml_health import NvmlHealthWatcher
 from tests.support.fake_nvml import (
     DOUBLE_BIT_ECC,
     GPU_IS_LOST,

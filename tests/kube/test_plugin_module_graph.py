@@ -42,3 +42,5 @@ def test_production_commands_import_no_heavy_client(module: str) -> None:
     imported = set(json.loads(done.stdout))
     assert "pydantic" in imported  # the probe sees real imports (the models are pydantic)
     assert not imported & set(FORBIDDEN), f"{module} imports {sorted(imported & set(FORBIDDEN))}"
+    # nvidia-ml-py is loaded when the NVIDIA backend is chosen, not by importing the command.
+    assert "pynvml" not in imported
