@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         policy=policy,
         host=args.host,
         port=args.port,
-        metrics=controller_registry(client, args.driver),
+        metrics=controller_registry(usage.objects, args.driver),
         card_scores=usage.card_scores,
     )
     try:

@@ -5,14 +5,16 @@ Owns: ``ClusterUsage`` and ``hdra_drivers`` (which drivers count when none are n
 namespaces) and ResourceSlices, keep the allocation results and slices of hdra's drivers
 (``drivers``, default every ``*.hdra.io`` driver); a loop recomputes, at most once per
 ``debounce_seconds``, the use of every card and node with ``dra_driver.slices.usage``. It answers
-the extender's node scores (``__call__``: node usage; the extender's only source) and the node
-plugins' card use (``card_scores(node, driver)``, served as ``GET /card-usage``), so that no node
-plugin has to watch every claim of the cluster, and no extender request lists the cluster.
+the extender's node scores (``__call__``: node usage; the extender's only source), the node
+plugins' card use (``card_scores(node, driver)``, served as ``GET /card-usage``) and the objects
+the controller's metrics are computed from (``objects``), so that no node plugin has to watch
+every claim of the cluster, and neither an extender request nor a metrics scrape lists the cluster.
 
 Contracts: ``start`` lists and computes once before watching, so the first answers already count
 (if that list fails, answers stay empty, i.e. no preference, until the watch catches up); a failed
 computation keeps the last answer and is retried; ``version`` grows with each computation that
-changed something. It must never write to the API.
+changed something; ``objects`` answers only while both kinds are listed and watched (None before
+the first list and from a failed watch until its re-list). It must never write to the API.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ class ClusterUsage:
         self._slices: dict[tuple[str, str], JsonDict] = {}
         self._cards: dict[str, CardUsage] = {}
         self._nodes: dict[str, NodeUsage] = {}
+        self._listed: set[str] = set()  # kinds whose store holds a complete list plus its watch
         self.version = 0
         self._stop = threading.Event()
         self._dirty = threading.Event()
@@ -77,6 +80,7 @@ class ClusterUsage:
             with self._lock:
                 self._claims.update({_key(c): _dump(c) for c in claims})
                 self._slices.update({_key(s): _dump(s) for s in slices})
+                self._listed.update(("claims", "slices"))
             self._compute()
         except (KubeError, ValueError) as exc:
             log.warning("first usage computation failed, the watch will retry: %s", exc)
@@ -110,16 +114,28 @@ class ClusterUsage:
                 if usage.card.node == node and usage.card.driver == driver
             }
 
+    def objects(self) -> tuple[list[JsonDict], list[JsonDict]] | None:
+        """(slices, claims) as the watches hold them; None while either kind is not listed."""
+        with self._lock:
+            if self._listed != {"claims", "slices"}:
+                return None
+            return list(self._slices.values()), list(self._claims.values())
+
     # -- watching -------------------------------------------------------------------------------
 
     def _watch(self, kind: str) -> None:
         store = self._claims if kind == "claims" else self._slices
         while not self._stop.is_set():
             try:
+
+                def listed(kind: str = kind) -> None:
+                    with self._lock:
+                        self._listed.add(kind)
+
                 events: Iterable[Any] = (
-                    watch(self._client.resource_claims, stop=self._stop)
+                    watch(self._client.resource_claims, stop=self._stop, on_list=listed)
                     if kind == "claims"
-                    else watch(self._client.resource_slices, stop=self._stop)
+                    else watch(self._client.resource_slices, stop=self._stop, on_list=listed)
                 )
                 for event in events:
                     key = _key(event.object)
@@ -130,6 +146,8 @@ class ClusterUsage:
                             store[key] = _dump(event.object)
                     self._dirty.set()
             except KubeError as exc:
+                with self._lock:
+                    self._listed.discard(kind)  # stale until the restarted watch has listed again
                 log.warning("usage watch of %s failed, restarting: %s", kind, exc)
                 self._stop.wait(1.0)
 

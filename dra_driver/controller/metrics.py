@@ -1,8 +1,9 @@
 """``hdra controller``'s Prometheus metrics: cluster-wide allocation per card and per claim.
 
-Owns: ``ClusterAllocation`` (slices and claims listed once, turned into per-card and per-claim
-usage with ``usage.py``), ``list_allocation`` and ``ClusterCollector``, which lists the cluster at
-scrape time so the numbers are always those of the API server. Metric names are HAMi-DRA's
+Owns: ``ClusterAllocation`` (slices and claims turned into per-card and per-claim usage with
+``usage.py``), ``list_allocation`` (one listing, for ``hdra top``) and ``ClusterCollector``, which
+computes it at scrape time from the objects ``ClusterUsage``'s two watches hold (the controller's
+one view of the cluster, DESIGN §8): a scrape makes no API call. Metric names are HAMi-DRA's
 monitor names (hami.md §1.7/§3.2) so existing dashboards work; cores are in the published unit
 (percent of a card, 100 = whole card), as HAMi reports them:
 
@@ -11,8 +12,9 @@ monitor names (hami.md §1.7/§3.2) so existing dashboards work; cores are in th
   ``hami_dra_gpu_core_allocated_ratio``, and ``hdra_card_allocations`` (no HAMi equivalent);
 * per claim and card (labels ``namespace``, ``claim``, ``node``, ``deviceuuid``):
   ``hami_dra_vgpu_memory_allocated_bytes``, ``hami_dra_vgpu_core_allocated_ratio``;
-* ``hdra_controller_cluster_up``: 1 when the last scrape could list slices and claims, else 0
-  (then no other series is emitted rather than stale ones).
+* ``hdra_controller_cluster_up``: 1 when the watches hold a listed view of slices and claims,
+  else 0 (before the first list, or while a failed watch re-lists; then no other series is emitted
+  rather than stale ones).
 
 It must never write to the API and never use prometheus-client's global registry.
 """
@@ -20,7 +22,7 @@ It must never write to the API and never use prometheus-client's global registry
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +31,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from dra_driver.controller.cluster_usage import hdra_drivers
-from dra_driver.kube import KubeClient, KubeError
+from dra_driver.kube import KubeClient
 from dra_driver.slices.usage import (
     CardUsage,
     JsonDict,
@@ -56,11 +58,6 @@ class ClusterAllocation:
     claims: list[ClaimCardUsage]
 
 
-def _dump(obj: Any) -> JsonDict:
-    dumped: JsonDict = obj.model_dump(by_alias=True, exclude_none=True, mode="json")
-    return dumped
-
-
 def allocation(
     slices: list[JsonDict], claims: list[JsonDict], drivers: Collection[str] | None = None
 ) -> ClusterAllocation:
@@ -85,32 +82,45 @@ def allocation(
 
 
 def list_allocation(client: KubeClient, drivers: Collection[str] | None = None) -> ClusterAllocation:
-    """List slices and claims from the API server; ``KubeError``/``ValueError`` when that fails."""
+    """List slices and claims from the API server once (``hdra top``); ``KubeError``/``ValueError``
+    when that fails."""
     slices = [_dump(s) for s in client.resource_slices.list().items]
     claims = [_dump(c) for c in client.resource_claims.list(None).items]
     return allocation(slices, claims, drivers)
 
 
-class ClusterCollector(Collector):
-    """Lists the cluster on every scrape and reports allocation under HAMi-DRA's names."""
+def _dump(obj: Any) -> JsonDict:
+    dumped: JsonDict = obj.model_dump(by_alias=True, exclude_none=True, mode="json")
+    return dumped
 
-    def __init__(self, client: KubeClient, drivers: Collection[str] | None = None) -> None:
-        self._client = client
+
+ClusterObjects = Callable[[], tuple[list[JsonDict], list[JsonDict]] | None]
+"""(slices, claims) of the cluster, or None while they are not known (``ClusterUsage.objects``)."""
+
+
+class ClusterCollector(Collector):
+    """Reports allocation under HAMi-DRA's names from the watched objects, computed per scrape."""
+
+    def __init__(self, objects: ClusterObjects, drivers: Collection[str] | None = None) -> None:
+        self._objects = objects
         self._drivers = frozenset(drivers) if drivers is not None else None
 
     def collect(self) -> Iterator[Metric]:
-        up = GaugeMetricFamily("hdra_controller_cluster_up", "1 when slices and claims could be listed")
-        try:
-            state = list_allocation(self._client, self._drivers)
-        except (KubeError, ValueError) as exc:
-            log.warning("metrics: cannot list slices and claims: %s", exc)
-            up.add_metric([], 0)
-            yield up
-            return
-        up.add_metric([], 1)
+        up = GaugeMetricFamily(
+            "hdra_controller_cluster_up", "1 when the watches hold a listed view of slices and claims"
+        )
+        known = self._objects()
+        state = None
+        if known is not None:
+            try:
+                state = allocation(*known, self._drivers)
+            except ValueError as exc:
+                log.warning("metrics: cannot compute allocation from the watched objects: %s", exc)
+        up.add_metric([], 0 if state is None else 1)
         yield up
-        yield from _card_families(state.cards)
-        yield from _claim_families(state.claims)
+        if state is not None:
+            yield from _card_families(state.cards)
+            yield from _claim_families(state.claims)
 
 
 def _card_families(cards: dict[str, CardUsage]) -> Iterator[Metric]:
@@ -149,8 +159,8 @@ def _claim_families(claims: list[ClaimCardUsage]) -> Iterator[Metric]:
     yield from (memory, cores)
 
 
-def controller_registry(client: KubeClient, drivers: Collection[str] | None = None) -> CollectorRegistry:
+def controller_registry(objects: ClusterObjects, drivers: Collection[str] | None = None) -> CollectorRegistry:
     """A fresh registry with the cluster collector (served at ``/metrics`` by the extender server)."""
     registry = CollectorRegistry()
-    registry.register(ClusterCollector(client, drivers))
+    registry.register(ClusterCollector(objects, drivers))
     return registry
