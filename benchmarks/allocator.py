@@ -6,7 +6,8 @@ Measures, each from the slices hdra publishes for mock H200 nodes (8 cards each,
 - ``mix``: the same over a mixed cluster and workload (every tenth node in partitions mode; claims
   of different memory/core sizes, two-card claims, whole cards, partitions, CEL selectors, and
   claims that fit nowhere and stay pending) — claims/s;
-- each allocate and mix row also prints a ``digest``: SHA-256 over every outcome in claim order
+- each allocate and mix row is the fastest of ``--repeat`` runs (default 3; every run must give the
+  same digest) and also prints a ``digest``: SHA-256 over every outcome in claim order
   (the node, each claim's allocation with its devices, consumed capacity and share IDs, or
   "pending"; with ``--messages`` also every pending claim's full diagnostic text, which makes
   the run slower). The digests of a run are what "results identical" is checked against
@@ -164,6 +165,24 @@ def allocate(
     }
 
 
+def fastest(
+    slices: list[dict[str, Any]],
+    claims: list[dict[str, Any]],
+    policy: str | None,
+    *,
+    repeat: int,
+    messages: bool = False,
+) -> dict[str, Any]:
+    """``allocate`` ``repeat`` times from a fresh state; the fastest run (the one least disturbed by
+    other processes on a shared box). Every run must give the same digest."""
+    runs = [allocate(slices, claims, policy, messages=messages) for _ in range(max(1, repeat))]
+    digests = {r["digest"] for r in runs}
+    if len(digests) != 1:
+        raise SystemExit(f"allocate {policy or 'first-fit'}: runs disagree, digests {sorted(digests)}")
+    best: dict[str, Any] = min(runs, key=lambda r: r["seconds"])
+    return best | {"runs": len(runs)}
+
+
 def cel_rates(slices: list[dict[str, Any]], rounds: int) -> dict[str, float]:
     state = ClusterState(slices)
     devices = [d.cel for d in state.inventory.devices()]
@@ -289,6 +308,7 @@ def run(
     oracle: tuple[int, int],
     *,
     messages: bool = False,
+    repeat: int = 3,
 ) -> dict[str, Any]:
     slices = node_slices(nodes)
     mix = node_slices(nodes, prefix="mix", partitions_every=10)
@@ -296,11 +316,12 @@ def run(
     mixed = [mixed_claim(i) for i in range(claims)]
     return {
         "allocate": {
-            policy or "first-fit": allocate(slices, one_card, policy, messages=messages)
+            policy or "first-fit": fastest(slices, one_card, policy, repeat=repeat, messages=messages)
             for policy in POLICIES
         },
         "mix": {
-            policy or "first-fit": allocate(mix, mixed, policy, messages=messages) for policy in POLICIES
+            policy or "first-fit": fastest(mix, mixed, policy, repeat=repeat, messages=messages)
+            for policy in POLICIES
         },
         "cel": cel_rates(slices, cel_rounds),
         "memory": memory(memory_nodes),
@@ -362,6 +383,9 @@ def main() -> int:
     )
     parser.add_argument("--json", type=Path, default=None, help="also write the result as JSON here")
     parser.add_argument(
+        "--repeat", type=int, default=3, help="runs per allocate row; the fastest is reported (default 3)"
+    )
+    parser.add_argument(
         "--messages",
         action="store_true",
         help="include every pending claim's diagnostic text in the digests (slower)",
@@ -371,7 +395,15 @@ def main() -> int:
     if args.quick:
         args.nodes, args.claims, args.cel_rounds, args.memory_nodes = 10, 100, 5, 500
         oracle = (3, 30)
-    result = run(args.nodes, args.claims, args.cel_rounds, args.memory_nodes, oracle, messages=args.messages)
+    result = run(
+        args.nodes,
+        args.claims,
+        args.cel_rounds,
+        args.memory_nodes,
+        oracle,
+        messages=args.messages,
+        repeat=args.repeat,
+    )
     print(table(result))
     if args.json is not None:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
