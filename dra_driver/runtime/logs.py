@@ -148,11 +148,29 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record is emitted, not when it was configured: a
+    thread that logs after ``sys.stderr`` was replaced (and the old stream closed, as a test
+    harness's capture is) still reaches a live stream."""
+
+    def __init__(self) -> None:
+        logging.Handler.__init__(self)
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        """Ignored: the stream is always the current ``sys.stderr``."""
+
+
 def configure(fmt: str = "text", *, level: int = logging.INFO, stream: TextIO | None = None) -> None:
-    """Replace the root logger's handlers with one writing ``fmt`` lines at ``level`` to ``stream``."""
+    """Replace the root logger's handlers with one writing ``fmt`` lines at ``level`` to ``stream``
+    (default: the current ``sys.stderr`` at each record)."""
     if fmt not in FORMATS:
         raise ValueError(f"log format {fmt!r} is not one of {', '.join(FORMATS)}")
-    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()
     for old in list(root.handlers):

@@ -81,6 +81,22 @@ def test_context_fields_end_with_their_context(stream: io.StringIO) -> None:
     assert 'claim="ns/a"' in inside and "claim=" not in outside
 
 
+def test_default_stream_is_the_stderr_of_the_moment(
+    stream: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A thread that logs after sys.stderr was swapped (the old one closed, as a test harness's
+    capture is) writes to the new stream, never to the closed one."""
+    first, second = io.StringIO(), io.StringIO()
+    monkeypatch.setattr("sys.stderr", first)
+    configure_logging("text")
+    logging.getLogger("hdra.test").info("one")
+    first.close()
+    monkeypatch.setattr("sys.stderr", second)
+    logging.getLogger("hdra.test").info("two")
+    (line,) = second.getvalue().splitlines()  # one record, no "--- Logging error ---" report
+    assert line.startswith("I") and line.endswith('"two"')
+
+
 @pytest.mark.parametrize(("verbosity", "debug"), [(0, False), (3, False), (4, True), (9, True)])
 def test_verbosity_follows_klog(verbosity: int, debug: bool) -> None:
     assert (runtime_logs.level_for(verbosity) == logging.DEBUG) is debug
