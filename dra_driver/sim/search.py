@@ -23,7 +23,9 @@ the result and which error surfaces first:
   use and record their consumed capacity.
 Nothing is found and some pool is invalid: node-local error "invalid resource pools were
 encountered". The search also stops after ``max_steps`` steps (node-local, the scheduler's filter
-timeout). This module must never build allocation results or pick nodes.
+timeout); a subtree that can only fail without evaluating anything new is not walked
+(``_cannot_fill``), so steps count the work upstream's search can not skip. This module must never
+build allocation results or pick nodes.
 """
 
 from __future__ import annotations
@@ -118,6 +120,8 @@ class NodeSearch:
         self._demand: dict[tuple[int, int], Demand] = {}
         """(id(device), id(alternative)) → its ``Demand`` (both live as long as the search)."""
         self._ruled_out: dict[RequestKey, list[bool]] = {}
+        # Candidates whose selectors passed once for the request (``_cannot_fill``).
+        self._seen: dict[RequestKey, list[bool]] = {}
         """Per request: the candidates (by position in ``order``) already found unselectable or
         refused by the capacity policy, which nothing during the search changes (see ``_one``)."""
 
@@ -289,6 +293,11 @@ class NodeSearch:
         ruled_out = self._ruled_out.get(key)
         if ruled_out is None:
             ruled_out = self._ruled_out[key] = [False] * len(self.order)
+            self._seen[key] = [False] * len(self.order)
+        seen = self._seen[key]
+        needed = data.count - di
+        if needed > 1 and not alternative.admin_access and self._cannot_fill(start, needed, ruled_out, seen):
+            return False
         for index in range(start, len(self.order)):
             if ruled_out[index]:
                 continue
@@ -301,6 +310,7 @@ class NodeSearch:
             if not self._selectable(key, data, device):
                 ruled_out[index] = True
                 continue
+            seen[index] = True
             if self._consumable_gate:
                 demand = self._demand_of(alternative, device)
                 if not demand.fits(self._in_flight(device.key)):
@@ -318,6 +328,27 @@ class NodeSearch:
                 return True
             undo()
         return False
+
+    def _cannot_fill(self, start: int, needed: int, ruled_out: list[bool], seen: list[bool]) -> bool:
+        """Whether the loop over candidates ``start..`` can only fail: fewer than ``needed`` of them
+        are neither ruled out nor in use, and each of those passed the request's selectors before.
+
+        Then upstream's search of this subtree visits no device for the first time (so no selector
+        can raise a new CEL error there), and every path in it runs out of devices before the
+        request is complete (devices only get used up and capacity only consumed further down), so
+        it ends in the same ``False``. Skipping it changes nothing but the step count: a request
+        for more devices than a node has no longer walks every subset of that node's devices.
+        """
+        eligible = 0
+        for index in range(start, len(self.order)):
+            if ruled_out[index] or self._in_use(self.order[index].key):
+                continue
+            if not seen[index]:
+                return False
+            eligible += 1
+            if eligible >= needed:
+                return False
+        return True
 
     # -- one candidate --------------------------------------------------------------------------
 
